@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import { demoCommand } from './demo.js';
+
+/** Every subcommand lives in its own module; add new ones here. */
+export function registerCommands(program: Command): void {
+  program.addCommand(demoCommand());
+}

@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { UsageError } from '../errors.js';
+
+/** The TF.js backends otsr knows how to run on. */
+export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
+
+export const NODE_BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
+/** Browser preference order: the first one that initialises wins. */
+export const BROWSER_BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'wasm'];
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+async function importBackend(name: BackendName): Promise<void> {
+  // Imported lazily so that a Node process never loads the GPU backends and a page loads only what it uses.
+  switch (name) {
+    case 'cpu':
+      await import('@tensorflow/tfjs-backend-cpu');
+      return;
+    case 'wasm': {
+      await import('@tensorflow/tfjs-backend-wasm');
+      const { registerWasmTrainingKernels } = await import('./wasm-kernels.js');
+      registerWasmTrainingKernels();
+      return;
+    }
+    case 'webgl':
+      // @ts-ignore optional browser-only dependency
+      await import('@tensorflow/tfjs-backend-webgl');
+      return;
+    case 'webgpu':
+      // @ts-ignore optional browser-only dependency
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return;
+  }
+}
+
+/**
+ * Chooses and initialises the TF.js backend, in one place for the whole library.
+ *
+ * - Node: `wasm` (with otsr's training kernels) unless `cpu` is asked for (reference numerics).
+ * - Browser: webgpu, then webgl, then wasm, unless one is asked for.
+ *
+ * Also registers the gradients tfjs-core lacks (pixel shuffle, double backprop). Idempotent.
+ * @returns the name of the backend now active.
+ */
+export async function initBackend(requested?: BackendName): Promise<BackendName> {
+  const { registerMissingGradients } = await import('./gradients.js');
+  registerMissingGradients();
+  const allowed = isNode ? NODE_BACKENDS : BROWSER_BACKENDS;
+  if (requested !== undefined && !allowed.includes(requested)) {
+    throw new UsageError(
+      `backend '${requested}' is not available ${isNode ? 'in Node' : 'in the browser'}; choose one of: ${allowed.join(', ')}`,
+    );
+  }
+  const candidates = requested !== undefined ? [requested] : isNode ? ['wasm' as const] : BROWSER_BACKENDS;
+  for (const name of candidates) {
+    if (tf.getBackend() === name) return name;
+    try {
+      await importBackend(name);
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        return name;
+      }
+    } catch (err) {
+      if (requested !== undefined) throw err;
+    }
+  }
+  throw new UsageError(`none of the backends ${candidates.join(', ')} could be initialised`);
+}
+
+/** Parses a `--backend` value. */
+export function parseBackendName(value: string): BackendName {
+  const all: BackendName[] = ['wasm', 'cpu', 'webgl', 'webgpu'];
+  if ((all as string[]).includes(value)) return value as BackendName;
+  throw new UsageError(`unknown backend '${value}'; choose one of: ${all.join(', ')}`);
+}
