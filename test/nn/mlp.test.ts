@@ -22,7 +22,7 @@ test('a residual Mlp starts near the identity', async () => {
   await initBackend('cpu');
   const m = new Mlp({ inDim: 4, hidden: [16], outDim: 4, residual: true, seed: 1 });
   const x = tf.randomNormal([64, 4], 0, 1, 'float32', 2);
-  const gap = tf.tidy(() => tf.sub(m.apply(x), x).abs().mean().dataSync()[0]!);
+  const gap = tf.tidy(() => tf.mean(tf.abs(tf.sub(m.apply(x), x))).dataSync()[0]!);
   assert.ok(gap < 0.5, `mean |T(x) - x| = ${gap}`);
   x.dispose();
   m.dispose();
