@@ -102,3 +102,12 @@ test('Edsr trains: an L1 loss drops over a few Adam steps and no tensor leaks', 
   tf.dispose([x, target]);
   m.dispose();
 });
+
+test('creating and disposing an Edsr frees every tensor', async () => {
+  await initBackend('cpu');
+  const before = tf.memory().numTensors;
+  const m = new Edsr({ nResBlocks: 2, nFeats: 4, scale: 4, seed: 1 });
+  assert.equal(tf.memory().numTensors, before + m.params.size);
+  m.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
