@@ -22,7 +22,8 @@ export interface EdsrOptions {
   seed?: number;
   /**
    * `'upsample'` adds `upsampler(x, scale)` to the output, so the network learns a correction of, e.g.,
-   * bicubic upsampling; its tail conv then starts 10× smaller so that the map starts near the upsampler.
+   * bicubic upsampling; its tail conv then starts 10× smaller, with zero bias, so that the map starts near
+   * the upsampler.
    */
   skip?: 'none' | 'upsample';
   /** Needed when `skip` is `'upsample'` (e.g. the tensor bicubic resize). Not saved with the model. */
@@ -71,10 +72,9 @@ export class Edsr extends Module {
       const fanIn = 9 * cin;
       const w = torchDefaultUniform(rng, fanIn * cout, fanIn);
       if (gain !== 1) for (let i = 0; i < w.length; i++) w[i]! *= gain;
-      return {
-        w: this.param(`${name}.w`, [3, 3, cin, cout], w),
-        b: this.param(`${name}.b`, [cout], torchDefaultUniform(rng, cout, fanIn)),
-      };
+      const b = torchDefaultUniform(rng, cout, fanIn);
+      if (gain !== 1) b.fill(0);
+      return { w: this.param(`${name}.w`, [3, 3, cin, cout], w), b: this.param(`${name}.b`, [cout], b) };
     };
     this.head = conv('head', 3, nFeats);
     for (let i = 0; i < nResBlocks; i++) {
