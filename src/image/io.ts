@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, OtsrError, UsageError } from '../errors.js';
 
@@ -53,7 +53,7 @@ export interface ReadOptions {
 /** Reads the header only (cheap): size after orientation, format. Throws InputError for anything unusable. */
 export async function readImageInfo(file: string, options: ReadOptions = {}): Promise<ImageInfo> {
   const bytes = await checkFile(file);
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(file, { failOn: 'warning', limitInputPixels: false }).metadata();
   } catch (err) {
@@ -127,7 +127,7 @@ function splitChannels(name: string, data: Buffer, width: number, height: number
   return alpha ? { width, height, data: rgb, alpha } : { width, height, data: rgb };
 }
 
-function infoFromMetadata(name: string, meta: sharp.Metadata, bytes: number, options: ReadOptions): ImageInfo {
+function infoFromMetadata(name: string, meta: Metadata, bytes: number, options: ReadOptions): ImageInfo {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const w = meta.width;
   const h = meta.height;
