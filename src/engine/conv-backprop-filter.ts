@@ -19,7 +19,14 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
 
 /** Largest im2col block (floats) built at once; bigger problems are split over the batch. */
-const BLOCK_FLOATS = 1 << 22;
+let blockFloats = 1 << 22;
+
+/** Sets the im2col block limit (tests use a tiny one to exercise the split); returns the previous one. */
+export function setIm2colBlockFloats(floats: number): number {
+  const previous = blockFloats;
+  blockFloats = floats;
+  return previous;
+}
 /** GEMM flops that cost as much time as moving one float in JS / packing (measured order of magnitude). */
 const FLOPS_PER_MOVE = 30;
 /** Output-column tile of XNNPACK's f32 wasm-SIMD GEMM kernels: narrower products waste lanes. */
@@ -77,9 +84,9 @@ function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: Tenso
   return acc;
 }
 
-/** Images per block so that a block of `floatsPerImage` stays under BLOCK_FLOATS. */
+/** Images per block so that a block of `floatsPerImage` stays under the block limit. */
 function imagesPerBlock(floatsPerImage: number): number {
-  return Math.max(1, Math.floor(BLOCK_FLOATS / floatsPerImage));
+  return Math.max(1, Math.floor(blockFloats / floatsPerImage));
 }
 
 /** dW[(kh,kw,ci), co] = Σ_n Pᵀ[(kh,kw,ci), n]·dy[n, co]. */

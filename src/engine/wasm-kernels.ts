@@ -65,6 +65,12 @@ export function registerWasmTrainingKernels(): void {
   }
 }
 
+/** Whether otsr's kernel `name` is the one the active backend will run (so it accepts `dilations`). */
+export function otsrKernelActive(name: WasmTrainingKernel): boolean {
+  const config = ours.get(name);
+  return config !== undefined && tf.getBackend() === BACKEND && tf.getKernel(name, BACKEND) === config;
+}
+
 /**
  * The kernel tfjs-backend-wasm itself registered under `name` before otsr replaced it (undefined where
  * it has none), with its setup already run on `backend`, so benchmarks can compare against it.
