@@ -62,6 +62,18 @@ export function conv2dBackpropFilter(
 
 type Geometry = ReturnType<typeof filterGradGeometry>;
 
+/** The method `auto` uses for a filter gradient of this geometry (for reports). */
+export function autoFilterGradStrategy(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: ConvBackpropAttrs,
+): 'patches' | 'shiftedDy' {
+  const info = backpropConvInfo(xShape, filterShape, attrs, 'Conv2DBackpropFilter');
+  const gh = filterGradGeometry(info.inHeight, info.outHeight, info.filterHeight, info.strideHeight, info.dilationHeight, info.padInfo.top);
+  const gw = filterGradGeometry(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, info.dilationWidth, info.padInfo.left);
+  return chooseStrategy(info, gh, gw);
+}
+
 /** The cheaper of `patches` and `shiftedDy` by a simple cost model (float moves + GEMM flops). */
 export function chooseStrategy(info: Conv2DInfo, gh: Geometry, gw: Geometry): 'patches' | 'shiftedDy' {
   const { batchSize: b, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = info;
@@ -142,10 +154,10 @@ function patches(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2D
         }
       }
     });
-    const dyBlock =
-      nb === batch
-        ? calls.reshape(dy, [1, n, outC])
-        : calls.slice(calls.reshape(dy, [batch, pixels, outC]), [b0, 0, 0], [nb, pixels, outC]);
+    const dyBlock = calls.reshape(
+      nb === batch ? dy : calls.slice(calls.reshape(dy, [batch, pixels, outC]), [b0, 0, 0], [nb, pixels, outC]),
+      [1, n, outC],
+    );
     const part = calls.run('BatchMatMul', { a: pT, b: dyBlock }, { transposeA: false, transposeB: false });
     calls.free(pT);
     calls.free(dyBlock);

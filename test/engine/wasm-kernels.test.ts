@@ -112,11 +112,13 @@ test('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu over stride
 test('every filter-gradient method matches cpu, also when the im2col matrix is split over the batch', () => {
   const cases: Case[] = [
     { batch: 3, size: [7, 6], filter: [3, 3], channels: [5, 7], strides: [1, 1], dilations: [1, 1], pad: 'same' },
+    { batch: 3, size: [5, 6], filter: [3, 3], channels: [3, 4], strides: [1, 1], dilations: [1, 1], pad: 'same' },
     { batch: 3, size: [8, 9], filter: [3, 3], channels: [6, 2], strides: [2, 2], dilations: [1, 1], pad: 'same' },
     { batch: 2, size: [9, 9], filter: [3, 2], channels: [3, 9], strides: [1, 2], dilations: [2, 1], pad: 1 },
     { batch: 2, size: [6, 6], filter: [4, 4], channels: [2, 3], strides: [2, 2], dilations: [1, 1], pad: 'valid' },
   ];
-  for (const blocks of [1 << 22, 64]) {
+  // 1 << 22: one block; 64: one image per block; 2000: two images per block (and a last, smaller one).
+  for (const blocks of [1 << 22, 64, 2000]) {
     const previous = setIm2colBlockFloats(blocks);
     try {
       for (const c of cases) {
