@@ -221,7 +221,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       const ourDw = timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps);
       const methods: Record<string, Timing> = {};
       if (!quick) {
-        for (const m of ['patches', 'shiftedDy'] as const) {
+        for (const m of ['patches', 'rowsX', 'rowsDy'] as const) {
           setFilterGradStrategy(m);
           try {
             methods[m] = timing(timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps));

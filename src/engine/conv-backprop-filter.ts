@@ -7,35 +7,37 @@ type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
 /**
- * How the filter gradient is computed.
- * - `patches`: dW = Pᵀ·dy, with Pᵀ the transposed im2col matrix of x (rows (kh,kw,ci)); dy is used as
- *   it is, [n, Cout]. Best when Cout is not much smaller than Cin.
- * - `shiftedDy`: dWᵀ = x̃·D, with x̃ the zero-padded x as [Cin, pixels] and D the im2col matrix of dy
- *   over x's padded grid (columns (kh,kw,co)). Best when Cout is small (an RGB output layer).
- * - `conv`: one XNNPACK conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter. Kept for
- *   benchmarks: its inner loop runs over only B channels per tap, so it is slow.
- * - `auto`: `patches` or `shiftedDy`, whichever a cost model (float moves + GEMM work) prefers.
+ * How the filter gradient dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh·d-p, ow·s+kw·d-p, ci]·dy[b,oh,ow,co]
+ * is computed. Each is a GEMM contracting over (b, oh, ow), run by XNNPACK:
+ * - `patches`: dW = Pᵀ·dy with XNNPACK's matmul; Pᵀ is the transposed im2col matrix of x (fh·fw copies
+ *   of x, built in JS), dy is used as it is.
+ * - `rowsX`: one XNNPACK conv sliding along H only: input [(kw, Cin), H, 1, (B, Wo)] = x shifted for each
+ *   kw (fw copies), filter [Ho, 1, (B, Wo), Cout] = dy. Fewer copies than `patches`.
+ * - `rowsDy`: the same with the kw shifts applied to dy instead: input [Cin, H, 1, (B, W)] = x,
+ *   filter [Ho, 1, (B, W), (kw, Cout)]. Fewest copies when Cout is small (an RGB output layer).
+ * - `conv`: one XNNPACK conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's
+ *   first method): no copies, but each tap contracts only B channels, which XNNPACK runs slowly.
+ *   Kept for benchmarks.
+ * - `auto`: `patches`, `rowsX` or `rowsDy`, whichever a cost model prefers.
  */
-export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
-
-/** Largest im2col block (floats) built at once; bigger problems are split over the batch. */
-let blockFloats = 1 << 22;
-
-/** Sets the im2col block limit (tests use a tiny one to exercise the split); returns the previous one. */
-export function setIm2colBlockFloats(floats: number): number {
-  const previous = blockFloats;
-  blockFloats = floats;
-  return previous;
-}
-/** GEMM flops that cost as much time as moving one float in JS / packing (measured order of magnitude). */
-const FLOPS_PER_MOVE = 30;
-/** Output-column tile of XNNPACK's f32 wasm-SIMD GEMM kernels: narrower products waste lanes. */
-const GEMM_NR = 8;
+export type FilterGradStrategy = 'auto' | 'patches' | 'rowsX' | 'rowsDy' | 'conv';
 
 /**
- * The filter gradient of an NHWC conv2d (any stride, padding, dilation) with XNNPACK's matmul; see
- * {@link FilterGradStrategy}. Large problems are split over the batch so no im2col block exceeds
- * ~16 MB.
+ * Longest contraction (batch · output pixels) of one GEMM. XNNPACK streams the whole contraction for
+ * every tile of output rows, so a long one falls out of cache (measured here: ~1.5x slower at 18432 than
+ * at 4096). Longer problems are split over images and output rows, and the partial gradients summed.
+ */
+let maxContraction = 4096;
+
+/** Sets the split length (tests use a tiny one to exercise the split); returns the previous one. */
+export function setMaxContraction(length: number): number {
+  const previous = maxContraction;
+  maxContraction = length;
+  return previous;
+}
+
+/**
+ * The filter gradient of an NHWC conv2d (any stride, padding, dilation); see {@link FilterGradStrategy}.
  */
 export function conv2dBackpropFilter(
   calls: KernelCalls,
@@ -46,47 +48,117 @@ export function conv2dBackpropFilter(
   strategy: FilterGradStrategy = 'auto',
 ): TensorInfo {
   const info = backpropConvInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
-  const gh = filterGradGeometry(info.inHeight, info.outHeight, info.filterHeight, info.strideHeight, info.dilationHeight, info.padInfo.top);
-  const gw = filterGradGeometry(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, info.dilationWidth, info.padInfo.left);
+  const gh = geometryH(info);
+  const gw = geometryW(info);
+  // Every tap reads only padding: the gradient is zero.
   if (gh.used <= 0 || gw.used <= 0) return calls.keep(calls.zeros([...filterShape]));
-  const chosen = strategy === 'auto' ? chooseStrategy(info, gh, gw) : strategy;
-  switch (chosen) {
-    case 'patches':
-      return patches(calls, x, dy, info);
-    case 'shiftedDy':
-      return shiftedDy(calls, x, dy, info, gh, gw);
-    case 'conv':
-      return transposedConv(calls, x, dy, info, gh, gw);
+  const chosen = strategy === 'auto' ? chooseStrategy(info) : strategy;
+  if (chosen === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
+  const xt = channelsFirst(calls, x, info);
+  let acc: TensorInfo | undefined;
+  for (const block of contractionBlocks(info)) {
+    const part =
+      chosen === 'patches'
+        ? patchesBlock(calls, xt, dy, info, block)
+        : chosen === 'rowsX'
+          ? rowsShiftedXBlock(calls, xt, dy, info, block)
+          : rowsShiftedDyBlock(calls, xt, dy, info, block, gw);
+    if (part !== undefined) acc = accumulate(calls, acc, part);
   }
+  calls.free(xt);
+  if (acc === undefined) return calls.keep(calls.zeros([...filterShape]));
+  return calls.keep(toFilterLayout(calls, acc, info, chosen));
 }
 
 type Geometry = ReturnType<typeof filterGradGeometry>;
+
+function geometryH(info: Conv2DInfo): Geometry {
+  return filterGradGeometry(info.inHeight, info.outHeight, info.filterHeight, info.strideHeight, info.dilationHeight, info.padInfo.top);
+}
+
+function geometryW(info: Conv2DInfo): Geometry {
+  return filterGradGeometry(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, info.dilationWidth, info.padInfo.left);
+}
 
 /** The method `auto` uses for a filter gradient of this geometry (for reports). */
 export function autoFilterGradStrategy(
   xShape: readonly number[],
   filterShape: readonly number[],
   attrs: ConvBackpropAttrs,
-): 'patches' | 'shiftedDy' {
-  const info = backpropConvInfo(xShape, filterShape, attrs, 'Conv2DBackpropFilter');
-  const gh = filterGradGeometry(info.inHeight, info.outHeight, info.filterHeight, info.strideHeight, info.dilationHeight, info.padInfo.top);
-  const gw = filterGradGeometry(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, info.dilationWidth, info.padInfo.left);
-  return chooseStrategy(info, gh, gw);
+): Exclude<FilterGradStrategy, 'auto' | 'conv'> {
+  return chooseStrategy(backpropConvInfo(xShape, filterShape, attrs, 'Conv2DBackpropFilter'));
 }
 
-/** The cheaper of `patches` and `shiftedDy` by a simple cost model (float moves + GEMM flops). */
-export function chooseStrategy(info: Conv2DInfo, gh: Geometry, gw: Geometry): 'patches' | 'shiftedDy' {
+/** Relative cost of one float written by a JS copy loop / packed by XNNPACK, in GEMM flops (measured order). */
+const FLOPS_PER_MOVE = 24;
+/** Output-column tile of XNNPACK's f32 wasm-SIMD GEMM kernels: narrower products waste lanes. */
+const GEMM_NR = 8;
+
+/** The cheapest method by a simple cost model: floats moved (copies, transposes, packing) + GEMM flops. */
+function chooseStrategy(info: Conv2DInfo): Exclude<FilterGradStrategy, 'auto' | 'conv'> {
   const { batchSize: b, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = info;
-  const taps = fh * fw;
-  const n = b * info.outHeight * info.outWidth;
-  const grid = b * (gh.padBefore + gh.used + gh.padAfter) * (gw.padBefore + gw.used + gw.padAfter);
+  const gw = geometryW(info);
+  const n = b * info.outHeight * info.outWidth; // contraction length of patches and rowsX
+  const grid = b * info.outHeight * (gw.padBefore + gw.used + gw.padAfter); // ... of rowsDy
   const waste = (cols: number) => (Math.ceil(cols / GEMM_NR) * GEMM_NR) / cols;
-  const patchesCost = ci * b * info.inHeight * info.inWidth + taps * ci * n + co * n + (2 * taps * ci * co * n * waste(co)) / FLOPS_PER_MOVE;
-  const shiftedCost = ci * grid + 2 * taps * co * grid + (2 * taps * ci * co * grid * waste(taps * co)) / FLOPS_PER_MOVE;
-  return shiftedCost < patchesCost ? 'shiftedDy' : 'patches';
+  const flops = (rows: number, cols: number, k: number) => (2 * rows * cols * k * waste(cols)) / FLOPS_PER_MOVE;
+  const xSize = b * info.inHeight * info.inWidth * ci;
+  const costs = {
+    // x transposed once; fh·fw shifted copies; dy packed by XNNPACK.
+    patches: xSize + fh * fw * ci * n + co * n + flops(fh * fw * ci, co, n),
+    // x transposed once; fw shifted copies; dy copied, transposed and packed (conv filters are).
+    rowsX: xSize + fw * ci * info.inHeight * b * info.outWidth + 3 * co * n + flops(fw * ci * fh, co, n),
+    // x transposed once and padded; fw shifted copies of dy, transposed and packed.
+    rowsDy: 2 * xSize + 3 * fw * co * grid + flops(ci * fh, fw * co, grid),
+  };
+  let best: keyof typeof costs = 'patches';
+  for (const k of Object.keys(costs) as (keyof typeof costs)[]) if (costs[k] < costs[best]) best = k;
+  return best;
 }
 
-/** Adds `part` into `acc` (running sum over batch blocks); frees `part`. */
+/** A part of the contraction: images b0 .. b0+nb-1, output rows r0 .. r0+nr-1 of each. */
+interface Block {
+  b0: number;
+  nb: number;
+  r0: number;
+  nr: number;
+}
+
+/** Splits (batch, output rows) so that each block contracts at most `maxContraction` (b, oh, ow) terms. */
+export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeight' | 'outWidth'>): Block[] {
+  const { batchSize: batch, outHeight: oh, outWidth: ow } = info;
+  const blocks: Block[] = [];
+  const pixels = oh * ow;
+  if (pixels <= maxContraction) {
+    const count = Math.ceil(batch / Math.max(1, Math.floor(maxContraction / pixels)));
+    const per = Math.ceil(batch / count);
+    for (let b0 = 0; b0 < batch; b0 += per) blocks.push({ b0, nb: Math.min(per, batch - b0), r0: 0, nr: oh });
+  } else {
+    const count = Math.ceil(oh / Math.max(1, Math.floor(maxContraction / ow)));
+    const per = Math.ceil(oh / count);
+    for (let b0 = 0; b0 < batch; b0++) for (let r0 = 0; r0 < oh; r0 += per) blocks.push({ b0, nb: 1, r0, nr: Math.min(per, oh - r0) });
+  }
+  return blocks;
+}
+
+/** Input rows that output rows r0 .. r0+nr-1 read: [first, first+count) plus zero rows before/after. */
+function blockRows(info: Conv2DInfo, block: Block): { first: number; count: number; padBefore: number; padAfter: number } {
+  const lo = block.r0 * info.strideHeight - info.padInfo.top;
+  const hiEx = lo + (block.nr - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1;
+  const first = Math.max(0, lo);
+  const end = Math.min(info.inHeight, hiEx);
+  return { first, count: end - first, padBefore: first - lo, padAfter: hiEx - Math.max(end, first) };
+}
+
+/** Output columns q whose input column q·s + off lies inside the image: [lo, hi). */
+function validColumns(info: Conv2DInfo, off: number): [number, number] {
+  const { outWidth: ow, strideWidth: sw, inWidth: inW } = info;
+  const lo = Math.min(ow, Math.max(0, Math.ceil(-off / sw)));
+  const hi = Math.max(lo, Math.min(ow, Math.floor((inW - 1 - off) / sw) + 1));
+  return [lo, hi];
+}
+
+/** Adds `part` into `acc` (running sum over blocks); frees `part`. */
 function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: TensorInfo): TensorInfo {
   if (acc === undefined) return part;
   const a = calls.view(acc);
@@ -96,160 +168,196 @@ function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: Tenso
   return acc;
 }
 
-/** Images per block so that a block of `floatsPerImage` stays under the block limit. */
-function imagesPerBlock(floatsPerImage: number): number {
-  return Math.max(1, Math.floor(blockFloats / floatsPerImage));
-}
-
-/** dW[(kh,kw,ci), co] = Σ_n Pᵀ[(kh,kw,ci), n]·dy[n, co]. */
-function patches(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
-  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
-  const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const [pt, pl] = [info.padInfo.top, info.padInfo.left];
-  const rows = fh * fw * inC;
-  const pixels = oh * ow;
-  // x as [Cin, B, H, W], so that each row of Pᵀ copies runs of one channel.
-  const xt = calls.fromValues([inC, batch, inH, inW], (out) => {
+/** x [B, H, W, C] -> [C, B, H, W]: every image row of every channel becomes one contiguous run. */
+function channelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC } = info;
+  return calls.fromValues([inC, batch, inH, inW], (out) => {
     const src = calls.view(x);
     const plane = batch * inH * inW;
     for (let p = 0, i = 0; p < plane; p++) for (let c = 0; c < inC; c++, i++) out[c * plane + p] = src[i]!;
   });
-  // Output columns whose input column lies inside the image, per kw: [lo, hi).
-  const lo: number[] = [];
-  const hi: number[] = [];
-  for (let kw = 0; kw < fw; kw++) {
-    const off = kw * dw - pl;
-    lo.push(Math.min(ow, Math.max(0, Math.ceil(-off / sw))));
-    hi.push(Math.max(0, Math.min(ow, Math.floor((inW - 1 - off) / sw) + 1)));
-  }
-  const per = imagesPerBlock(rows * pixels);
-  let acc: TensorInfo | undefined;
-  for (let b0 = 0; b0 < batch; b0 += per) {
-    const nb = Math.min(per, batch - b0);
-    const n = nb * pixels;
-    const pT = calls.fromValues([1, rows, n], (out) => {
-      const src = calls.view(xt);
-      for (let kh = 0; kh < fh; kh++) {
-        for (let kw = 0; kw < fw; kw++) {
-          const [l, h, offW] = [lo[kw]!, hi[kw]!, kw * dw - pl];
-          for (let c = 0; c < inC; c++) {
-            let dst = ((kh * fw + kw) * inC + c) * n;
-            for (let b = 0; b < nb; b++) {
-              const chan = (c * batch + b0 + b) * inH;
-              for (let r = 0; r < oh; r++, dst += ow) {
-                const ih = r * sh + kh * dh - pt;
-                if (ih < 0 || ih >= inH || l >= h) {
-                  out.fill(0, dst, dst + ow);
-                  continue;
-                }
-                const base = (chan + ih) * inW + offW;
-                if (l > 0) out.fill(0, dst, dst + l);
-                if (sw === 1) out.set(src.subarray(base + l, base + h), dst + l);
-                else for (let q = l; q < h; q++) out[dst + q] = src[base + q * sw]!;
-                if (h < ow) out.fill(0, dst + h, dst + ow);
-              }
-            }
-          }
-        }
-      }
-    });
-    const dyBlock = calls.reshape(
-      nb === batch ? dy : calls.slice(calls.reshape(dy, [batch, pixels, outC]), [b0, 0, 0], [nb, pixels, outC]),
-      [1, n, outC],
-    );
-    const part = calls.run('BatchMatMul', { a: pT, b: dyBlock }, { transposeA: false, transposeB: false });
-    calls.free(pT);
-    calls.free(dyBlock);
-    acc = accumulate(calls, acc, part);
-  }
-  return calls.keep(calls.reshape(acc!, [fh, fw, inC, outC]));
 }
 
-/** dWᵀ[ci, (kh,kw,co)] = Σ_g x̃[ci, g]·D[g, (kh,kw,co)] over the cells g of x's padded grid. */
-function shiftedDy(
-  calls: KernelCalls,
-  x: TensorInfo,
-  dy: TensorInfo,
-  info: Conv2DInfo,
-  gh: Geometry,
-  gw: Geometry,
-): TensorInfo {
+/** Copies input row `row` of channel-first x (columns q·s + off, q in [0, ow)) to out[dst ..], zeros outside. */
+function copyRow(out: Float32Array, dst: number, src: Float32Array, row: number, info: Conv2DInfo, off: number): void {
+  const ow = info.outWidth;
+  const sw = info.strideWidth;
+  const [lo, hi] = validColumns(info, off);
+  if (lo > 0) out.fill(0, dst, dst + lo);
+  if (sw === 1) out.set(src.subarray(row + lo + off, row + hi + off), dst + lo);
+  else for (let q = lo; q < hi; q++) out[dst + q] = src[row + q * sw + off]!;
+  if (hi < ow) out.fill(0, dst + hi, dst + ow);
+}
+
+/** patches: Pᵀ[(kh,kw,ci), (b,oh,ow)] · dy[(b,oh,ow), co] -> [(kh,kw,ci), co]. */
+function patchesBlock(calls: KernelCalls, xt: TensorInfo, dy: TensorInfo, info: Conv2DInfo, block: Block): TensorInfo {
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const [gridH, gridW] = [gh.padBefore + gh.used + gh.padAfter, gw.padBefore + gw.used + gw.padAfter];
-  const cols = fh * fw * outC;
-  const cells = gridH * gridW;
-  const per = imagesPerBlock(cells * (cols + inC));
-  let acc: TensorInfo | undefined;
-  for (let b0 = 0; b0 < batch; b0 += per) {
-    const nb = Math.min(per, batch - b0);
-    const n = nb * cells;
-    // x̃: [Cin, nb·gridH·gridW], zero outside the image.
-    const xg = calls.fromValues([1, inC, n], (out) => {
-      out.fill(0);
-      const src = calls.view(x);
-      for (let b = 0; b < nb; b++) {
-        for (let i = 0; i < gh.used; i++) {
-          for (let j = 0; j < gw.used; j++) {
-            const s = (((b0 + b) * inH + i) * inW + j) * inC;
-            const g = (b * gridH + i + gh.padBefore) * gridW + j + gw.padBefore;
-            for (let c = 0; c < inC; c++) out[c * n + g] = src[s + c]!;
-          }
-        }
-      }
-    });
-    // D[g, (kh,kw,co)] = dy[b, (i - kh·dh)/sh, (j - kw·dw)/sw, co] where that is a whole, in-range index.
-    const d = calls.fromValues([1, n, cols], (out) => {
-      out.fill(0);
-      const src = calls.view(dy);
-      for (let b = 0; b < nb; b++) {
-        for (let i = 0; i < gridH; i++) {
-          for (let kh = 0; kh < fh; kh++) {
-            const ti = i - kh * dh;
-            if (ti < 0 || ti % sh !== 0 || ti / sh >= oh) continue;
-            const r = ti / sh;
-            for (let j = 0; j < gridW; j++) {
-              const rowBase = ((b * gridH + i) * gridW + j) * cols + kh * fw * outC;
-              for (let kw = 0; kw < fw; kw++) {
-                const tj = j - kw * dw;
-                if (tj < 0 || tj % sw !== 0 || tj / sw >= ow) continue;
-                const s = (((b0 + b) * oh + r) * ow + tj / sw) * outC;
-                const t = rowBase + kw * outC;
-                for (let c = 0; c < outC; c++) out[t + c] = src[s + c]!;
-              }
+  const { strideHeight: sh, dilationHeight: dh, dilationWidth: dw } = info;
+  const [pt, pl] = [info.padInfo.top, info.padInfo.left];
+  const k = block.nb * block.nr * ow;
+  const pT = calls.fromValues([1, fh * fw * inC, k], (out) => {
+    const src = calls.view(xt);
+    for (let kh = 0; kh < fh; kh++) {
+      for (let kw = 0; kw < fw; kw++) {
+        for (let c = 0; c < inC; c++) {
+          let dst = ((kh * fw + kw) * inC + c) * k;
+          for (let b = block.b0; b < block.b0 + block.nb; b++) {
+            for (let r = block.r0; r < block.r0 + block.nr; r++, dst += ow) {
+              const ih = r * sh + kh * dh - pt;
+              if (ih < 0 || ih >= inH) out.fill(0, dst, dst + ow);
+              else copyRow(out, dst, src, ((c * batch + b) * inH + ih) * inW, info, kw * dw - pl);
             }
           }
         }
       }
-    });
-    const part = calls.run('BatchMatMul', { a: xg, b: d }, { transposeA: false, transposeB: false });
-    calls.free(xg);
-    calls.free(d);
-    acc = accumulate(calls, acc, part);
-  }
-  // [Cin, (kh,kw,co)] -> [kh, kw, Cin, Cout]
-  const taps = fh * fw;
-  return calls.keep(
-    calls.fromValues([fh, fw, inC, outC], (out) => {
-      const src = calls.view(acc!);
-      for (let c = 0; c < inC; c++)
-        for (let t = 0; t < taps; t++)
-          for (let o = 0; o < outC; o++) out[(t * inC + c) * outC + o] = src[(c * taps + t) * outC + o]!;
-    }),
-  );
+    }
+  });
+  const whole = block.nb === batch && block.nr === oh;
+  const dyBlock = whole
+    ? calls.reshape(dy, [1, k, outC])
+    : calls.fromValues([1, k, outC], (out) => {
+        const src = calls.view(dy);
+        let dst = 0;
+        for (let b = block.b0; b < block.b0 + block.nb; b++) {
+          const start = ((b * oh + block.r0) * ow) * outC;
+          const len = block.nr * ow * outC;
+          out.set(src.subarray(start, start + len), dst);
+          dst += len;
+        }
+      });
+  const part = calls.run('BatchMatMul', { a: pT, b: dyBlock }, { transposeA: false, transposeB: false });
+  calls.free(pT);
+  calls.free(dyBlock);
+  return part;
 }
 
-/** One XNNPACK conv: x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter, stride d, dilation s. */
-function transposedConv(
+/** dy rows r0 .. r0+nr-1 of images b0 .. as a row filter [nr, 1, (b, ow), Cout]. */
+function dyRowFilter(calls: KernelCalls, dy: TensorInfo, info: Conv2DInfo, block: Block): TensorInfo {
+  const { outHeight: oh, outWidth: ow, outChannels: outC } = info;
+  const run = ow * outC;
+  return calls.fromValues([block.nr, 1, block.nb * ow, outC], (out) => {
+    const src = calls.view(dy);
+    for (let r = 0; r < block.nr; r++) {
+      for (let b = 0; b < block.nb; b++) {
+        const s = ((block.b0 + b) * oh + block.r0 + r) * run;
+        out.set(src.subarray(s, s + run), (r * block.nb + b) * run);
+      }
+    }
+  });
+}
+
+/**
+ * rowsX: a conv along H of input [(kw, ci), rows, 1, (b, ow)] (x shifted for each kw) with filter
+ * [nr, 1, (b, ow), Cout] (dy), stride = dilation_h, dilation = stride_h -> [(kw, ci), fh, 1, Cout].
+ */
+function rowsShiftedXBlock(calls: KernelCalls, xt: TensorInfo, dy: TensorInfo, info: Conv2DInfo, block: Block): TensorInfo | undefined {
+  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC } = info;
+  const { filterWidth: fw, outWidth: ow, dilationWidth: dw } = info;
+  const rows = blockRows(info, block);
+  if (rows.count <= 0) return undefined;
+  const rowLen = block.nb * ow;
+  const shifted = calls.fromValues([fw * inC, rows.count, 1, rowLen], (out) => {
+    const src = calls.view(xt);
+    for (let kw = 0; kw < fw; kw++) {
+      const off = kw * dw - info.padInfo.left;
+      for (let c = 0; c < inC; c++) {
+        for (let r = 0; r < rows.count; r++) {
+          for (let b = 0; b < block.nb; b++) {
+            const dst = ((kw * inC + c) * rows.count + r) * rowLen + b * ow;
+            copyRow(out, dst, src, ((c * batch + block.b0 + b) * inH + rows.first + r) * inW, info, off);
+          }
+        }
+      }
+    }
+  });
+  const filter = dyRowFilter(calls, dy, info, block);
+  const part = calls.conv2d(shifted, filter, [info.dilationHeight, 1], [info.strideHeight, 1], [
+    [rows.padBefore, rows.padAfter],
+    [0, 0],
+  ]);
+  calls.free(shifted);
+  calls.free(filter);
+  return part;
+}
+
+/**
+ * rowsDy: a conv along H of input [ci, rows, 1, (b, j)] (x over its zero-padded columns j) with filter
+ * [nr, 1, (b, j), (kw, co)] = dy[b, r, (j - kw·d)/s, co] -> [ci, fh, 1, (kw, co)].
+ */
+function rowsShiftedDyBlock(
   calls: KernelCalls,
-  x: TensorInfo,
+  xt: TensorInfo,
   dy: TensorInfo,
   info: Conv2DInfo,
-  gh: Geometry,
+  block: Block,
   gw: Geometry,
-): TensorInfo {
+): TensorInfo | undefined {
+  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
+  const { filterWidth: fw, outHeight: oh, outWidth: ow, strideWidth: sw, dilationWidth: dw } = info;
+  const rows = blockRows(info, block);
+  if (rows.count <= 0) return undefined;
+  const gridW = gw.padBefore + gw.used + gw.padAfter;
+  const rowLen = block.nb * gridW;
+  const padded = calls.fromValues([inC, rows.count, 1, rowLen], (out) => {
+    out.fill(0);
+    const src = calls.view(xt);
+    for (let c = 0; c < inC; c++) {
+      for (let r = 0; r < rows.count; r++) {
+        for (let b = 0; b < block.nb; b++) {
+          const s = ((c * batch + block.b0 + b) * inH + rows.first + r) * inW;
+          out.set(src.subarray(s, s + gw.used), (c * rows.count + r) * rowLen + b * gridW + gw.padBefore);
+        }
+      }
+    }
+  });
+  const cols = fw * outC;
+  const filter = calls.fromValues([block.nr, 1, rowLen, cols], (out) => {
+    out.fill(0);
+    const src = calls.view(dy);
+    for (let r = 0; r < block.nr; r++) {
+      for (let b = 0; b < block.nb; b++) {
+        const srcRow = ((block.b0 + b) * oh + block.r0 + r) * ow;
+        const dstRow = (r * block.nb + b) * gridW;
+        for (let kw = 0; kw < fw; kw++) {
+          for (let q = 0; q < ow; q++) {
+            const j = q * sw + kw * dw; // grid column that tap kw of output column q reads
+            const s = (srcRow + q) * outC;
+            out.set(src.subarray(s, s + outC), (dstRow + j) * cols + kw * outC);
+          }
+        }
+      }
+    }
+  });
+  const part = calls.conv2d(padded, filter, [info.dilationHeight, 1], [info.strideHeight, 1], [
+    [rows.padBefore, rows.padAfter],
+    [0, 0],
+  ]);
+  calls.free(padded);
+  calls.free(filter);
+  return part;
+}
+
+/** The summed GEMM result in each method's layout -> [fh, fw, Cin, Cout]. */
+function toFilterLayout(calls: KernelCalls, acc: TensorInfo, info: Conv2DInfo, method: 'patches' | 'rowsX' | 'rowsDy'): TensorInfo {
+  const { filterHeight: fh, filterWidth: fw, inChannels: inC, outChannels: outC } = info;
+  if (method === 'patches') return calls.reshape(acc, [fh, fw, inC, outC]); // [(kh,kw,ci), co] already
+  return calls.fromValues([fh, fw, inC, outC], (dst) => {
+    const src = calls.view(acc);
+    for (let kh = 0; kh < fh; kh++) {
+      for (let kw = 0; kw < fw; kw++) {
+        for (let c = 0; c < inC; c++) {
+          // rowsX: [(kw, ci), kh, co]; rowsDy: [ci, kh, (kw, co)]
+          const s = method === 'rowsX' ? ((kw * inC + c) * fh + kh) * outC : ((c * fh + kh) * fw + kw) * outC;
+          dst.set(src.subarray(s, s + outC), ((kh * fw + kw) * inC + c) * outC);
+        }
+      }
+    }
+  });
+}
+
+/** `conv`: x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter, stride d, dilation s. */
+function transposedConv(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo, gh: Geometry, gw: Geometry): TensorInfo {
   const { batchSize: batch, inChannels: inC } = info;
   const xt = calls.slice(calls.transpose(x, [3, 1, 2, 0]), [0, 0, 0, 0], [inC, gh.used, gw.used, batch]);
   const dyt = calls.transpose(dy, [1, 2, 0, 3]);
