@@ -2,7 +2,6 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../engine/backend.js';
 import { type WasmTrainingKernel, setFilterGradStrategy, stockWasmKernel } from '../engine/wasm-kernels.js';
-import { autoFilterGradStrategy } from '../engine/conv-backprop-filter.js';
 import { CancelledError } from '../errors.js';
 import { Edsr } from '../nn/edsr.js';
 import { Rng } from '../util/rng.js';
@@ -30,9 +29,8 @@ export interface KernelRow {
   /** tfjs-backend-wasm's own kernel; null where it has none. Conv2D is stock in both columns. */
   stock: Timing | null;
   otsr: Timing;
-  /** Conv2DBackpropFilter: the method otsr's cost model picks, and each method's own timing. */
-  method?: string;
-  methods?: Record<string, Timing>;
+  /** Conv2DBackpropFilter: DESIGN.md's first method (one conv with dy as the filter), for comparison. */
+  convMethod?: Timing;
   /** max |otsr - cpu| / max |cpu| on the same layer at reduced batch and size (cpu is ~0.05 GFLOP/s). */
   relError: number;
 }
@@ -219,15 +217,13 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       const dwAttrs = { ...attrsFor(s), filterShape: w.shape };
       const stockDw = timeStock('Conv2DBackpropFilter', { x, dy }, dwAttrs);
       const ourDw = timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps);
-      const methods: Record<string, Timing> = {};
+      let convMethod: Timing | undefined;
       if (!quick) {
-        for (const m of ['patches', 'rowsX', 'rowsDy'] as const) {
-          setFilterGradStrategy(m);
-          try {
-            methods[m] = timing(timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps));
-          } finally {
-            setFilterGradStrategy('auto');
-          }
+        setFilterGradStrategy('conv');
+        try {
+          convMethod = timing(timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps));
+        } finally {
+          setFilterGradStrategy('patches');
         }
       }
       kernels.push({
@@ -236,8 +232,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
         gflop: round(gflop, 4),
         stock: stockDw === undefined ? null : timing(stockDw),
         otsr: timing(ourDw),
-        method: autoFilterGradStrategy(x.shape, w.shape, dwAttrs),
-        ...(quick ? {} : { methods }),
+        ...(convMethod ? { convMethod } : {}),
         relError: errors.Conv2DBackpropFilter,
       });
     } finally {
@@ -320,7 +315,7 @@ export function formatEngineBench(r: EngineBenchResult): string {
   const rows = [['kernel', 'layer', 'GFLOP', 'stock ms', 'stock GF/s', 'otsr ms', 'otsr GF/s', 'speed-up', 'rel.err']];
   for (const k of r.kernels) {
     rows.push([
-      k.kernel + (k.method ? ` (${k.method})` : ''),
+      k.kernel,
       k.shape.name,
       k.gflop.toFixed(3),
       k.stock ? k.stock.ms.toFixed(1) : 'missing',

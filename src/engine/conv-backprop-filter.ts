@@ -8,19 +8,20 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
 /**
  * How the filter gradient dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh·d-p, ow·s+kw·d-p, ci]·dy[b,oh,ow,co]
- * is computed. Each is a GEMM contracting over (b, oh, ow), run by XNNPACK:
- * - `patches`: dW = Pᵀ·dy with XNNPACK's matmul; Pᵀ is the transposed im2col matrix of x (fh·fw copies
- *   of x, built in JS), dy is used as it is.
- * - `rowsX`: one XNNPACK conv sliding along H only: input [(kw, Cin), H, 1, (B, Wo)] = x shifted for each
- *   kw (fw copies), filter [Ho, 1, (B, Wo), Cout] = dy. Fewer copies than `patches`.
- * - `rowsDy`: the same with the kw shifts applied to dy instead: input [Cin, H, 1, (B, W)] = x,
- *   filter [Ho, 1, (B, W), (kw, Cout)]. Fewest copies when Cout is small (an RGB output layer).
+ * is computed.
+ * - `patches` (the default): a GEMM contracting over (b, oh, ow) with XNNPACK's matmul, dW = Pᵀ·dy, where
+ *   Pᵀ holds fh·fw shifted copies of the zero-padded, channel-first x. With stride 1 along W each row of
+ *   Pᵀ is, per image, one contiguous run of that x, so building it costs a few memory copies; the
+ *   contraction is split into cache-sized blocks.
  * - `conv`: one XNNPACK conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's
- *   first method): no copies, but each tap contracts only B channels, which XNNPACK runs slowly.
+ *   first method): no copies, but each tap contracts only B channels, which XNNPACK runs 2-4x slower.
  *   Kept for benchmarks.
- * - `auto`: `patches`, `rowsX` or `rowsDy`, whichever a cost model prefers.
+ *
+ * (Also measured and dropped: row convs sliding along H with x or dy shifted for each kw, fewer copies but
+ * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; and the im2col
+ * of dy instead of x, for small Cout.)
  */
-export type FilterGradStrategy = 'auto' | 'patches' | 'rowsX' | 'rowsDy' | 'conv';
+export type FilterGradStrategy = 'patches' | 'conv';
 
 /**
  * Longest contraction (batch · output pixels) of one GEMM. XNNPACK streams the whole contraction for
@@ -45,29 +46,19 @@ export function conv2dBackpropFilter(
   dy: TensorInfo,
   filterShape: [number, number, number, number],
   attrs: ConvBackpropAttrs,
-  strategy: FilterGradStrategy = 'auto',
+  strategy: FilterGradStrategy = 'patches',
 ): TensorInfo {
   const info = backpropConvInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
   const gh = geometryH(info);
   const gw = geometryW(info);
   // Every tap reads only padding: the gradient is zero.
   if (gh.used <= 0 || gw.used <= 0) return calls.keep(calls.zeros([...filterShape]));
-  const chosen = strategy === 'auto' ? chooseStrategy(info) : strategy;
-  if (chosen === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
-  const xt = channelsFirst(calls, x, info);
+  if (strategy === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
+  const xt = paddedChannelsFirst(calls, x, info, gh, gw);
   let acc: TensorInfo | undefined;
-  for (const block of contractionBlocks(info)) {
-    const part =
-      chosen === 'patches'
-        ? patchesBlock(calls, xt, dy, info, block)
-        : chosen === 'rowsX'
-          ? rowsShiftedXBlock(calls, xt, dy, info, block)
-          : rowsShiftedDyBlock(calls, xt, dy, info, block, gw);
-    if (part !== undefined) acc = accumulate(calls, acc, part);
-  }
+  for (const block of contractionBlocks(info)) acc = accumulate(calls, acc, patchesBlock(calls, xt, dy, info, block, gh, gw));
   calls.free(xt);
-  if (acc === undefined) return calls.keep(calls.zeros([...filterShape]));
-  return calls.keep(toFilterLayout(calls, acc, info, chosen));
+  return calls.keep(calls.reshape(acc!, [...filterShape]));
 }
 
 type Geometry = ReturnType<typeof filterGradGeometry>;
@@ -78,42 +69,6 @@ function geometryH(info: Conv2DInfo): Geometry {
 
 function geometryW(info: Conv2DInfo): Geometry {
   return filterGradGeometry(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, info.dilationWidth, info.padInfo.left);
-}
-
-/** The method `auto` uses for a filter gradient of this geometry (for reports). */
-export function autoFilterGradStrategy(
-  xShape: readonly number[],
-  filterShape: readonly number[],
-  attrs: ConvBackpropAttrs,
-): Exclude<FilterGradStrategy, 'auto' | 'conv'> {
-  return chooseStrategy(backpropConvInfo(xShape, filterShape, attrs, 'Conv2DBackpropFilter'));
-}
-
-/** Relative cost of one float written by a JS copy loop / packed by XNNPACK, in GEMM flops (measured order). */
-const FLOPS_PER_MOVE = 24;
-/** Output-column tile of XNNPACK's f32 wasm-SIMD GEMM kernels: narrower products waste lanes. */
-const GEMM_NR = 8;
-
-/** The cheapest method by a simple cost model: floats moved (copies, transposes, packing) + GEMM flops. */
-function chooseStrategy(info: Conv2DInfo): Exclude<FilterGradStrategy, 'auto' | 'conv'> {
-  const { batchSize: b, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = info;
-  const gw = geometryW(info);
-  const n = b * info.outHeight * info.outWidth; // contraction length of patches and rowsX
-  const grid = b * info.outHeight * (gw.padBefore + gw.used + gw.padAfter); // ... of rowsDy
-  const waste = (cols: number) => (Math.ceil(cols / GEMM_NR) * GEMM_NR) / cols;
-  const flops = (rows: number, cols: number, k: number) => (2 * rows * cols * k * waste(cols)) / FLOPS_PER_MOVE;
-  const xSize = b * info.inHeight * info.inWidth * ci;
-  const costs = {
-    // x transposed once; fh·fw shifted copies; dy packed by XNNPACK.
-    patches: xSize + fh * fw * ci * n + co * n + flops(fh * fw * ci, co, n),
-    // x transposed once; fw shifted copies; dy copied, transposed and packed (conv filters are).
-    rowsX: xSize + fw * ci * info.inHeight * b * info.outWidth + 3 * co * n + flops(fw * ci * fh, co, n),
-    // x transposed once and padded; fw shifted copies of dy, transposed and packed.
-    rowsDy: 2 * xSize + 3 * fw * co * grid + flops(ci * fh, fw * co, grid),
-  };
-  let best: keyof typeof costs = 'patches';
-  for (const k of Object.keys(costs) as (keyof typeof costs)[]) if (costs[k] < costs[best]) best = k;
-  return best;
 }
 
 /** A part of the contraction: images b0 .. b0+nb-1, output rows r0 .. r0+nr-1 of each. */
@@ -141,23 +96,6 @@ export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeigh
   return blocks;
 }
 
-/** Input rows that output rows r0 .. r0+nr-1 read: [first, first+count) plus zero rows before/after. */
-function blockRows(info: Conv2DInfo, block: Block): { first: number; count: number; padBefore: number; padAfter: number } {
-  const lo = block.r0 * info.strideHeight - info.padInfo.top;
-  const hiEx = lo + (block.nr - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1;
-  const first = Math.max(0, lo);
-  const end = Math.min(info.inHeight, hiEx);
-  return { first, count: end - first, padBefore: first - lo, padAfter: hiEx - Math.max(end, first) };
-}
-
-/** Output columns q whose input column q·s + off lies inside the image: [lo, hi). */
-function validColumns(info: Conv2DInfo, off: number): [number, number] {
-  const { outWidth: ow, strideWidth: sw, inWidth: inW } = info;
-  const lo = Math.min(ow, Math.max(0, Math.ceil(-off / sw)));
-  const hi = Math.max(lo, Math.min(ow, Math.floor((inW - 1 - off) / sw) + 1));
-  return [lo, hi];
-}
-
 /** Adds `part` into `acc` (running sum over blocks); frees `part`. */
 function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: TensorInfo): TensorInfo {
   if (acc === undefined) return part;
@@ -168,192 +106,92 @@ function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: Tenso
   return acc;
 }
 
-/** x [B, H, W, C] -> [C, B, H, W]: every image row of every channel becomes one contiguous run. */
-function channelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo): TensorInfo {
+/**
+ * x [B, H, W, C] -> [C, B, Hp, Wp]: channel-first over the zero-padded grid that the taps read (plus
+ * zeros after the end, for the column shifts of the last row).
+ */
+function paddedChannelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo, gh: Geometry, gw: Geometry): TensorInfo {
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC } = info;
-  return calls.fromValues([inC, batch, inH, inW], (out) => {
+  const [gridH, gridW] = [gh.padBefore + gh.used + gh.padAfter, gw.padBefore + gw.used + gw.padAfter];
+  const tail = (info.filterWidth - 1) * info.dilationWidth;
+  return calls.fromValues([inC * batch * gridH * gridW + tail], (out) => {
+    out.fill(0);
     const src = calls.view(x);
-    const plane = batch * inH * inW;
-    for (let p = 0, i = 0; p < plane; p++) for (let c = 0; c < inC; c++, i++) out[c * plane + p] = src[i]!;
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < gh.used; i++) {
+        for (let j = 0; j < gw.used; j++) {
+          const s = ((b * inH + i) * inW + j) * inC;
+          const d = (b * gridH + i + gh.padBefore) * gridW + j + gw.padBefore;
+          for (let c = 0; c < inC; c++) out[c * batch * gridH * gridW + d] = src[s + c]!;
+        }
+      }
+    }
   });
 }
 
-/** Copies input row `row` of channel-first x (columns q·s + off, q in [0, ow)) to out[dst ..], zeros outside. */
-function copyRow(out: Float32Array, dst: number, src: Float32Array, row: number, info: Conv2DInfo, off: number): void {
-  const ow = info.outWidth;
-  const sw = info.strideWidth;
-  const [lo, hi] = validColumns(info, off);
-  if (lo > 0) out.fill(0, dst, dst + lo);
-  if (sw === 1) out.set(src.subarray(row + lo + off, row + hi + off), dst + lo);
-  else for (let q = lo; q < hi; q++) out[dst + q] = src[row + q * sw + off]!;
-  if (hi < ow) out.fill(0, dst + hi, dst + ow);
-}
-
-/** patches: Pᵀ[(kh,kw,ci), (b,oh,ow)] · dy[(b,oh,ow), co] -> [(kh,kw,ci), co]. */
-function patchesBlock(calls: KernelCalls, xt: TensorInfo, dy: TensorInfo, info: Conv2DInfo, block: Block): TensorInfo {
-  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
+/**
+ * patches: Pᵀ[(kh,kw,ci), (b,oh,j)] · dy[(b,oh,j), co] -> [(kh,kw,ci), co], with j over the padded grid's
+ * columns when the stride along W is 1: row (kh,kw,ci) of Pᵀ is then, per image, one contiguous run of the
+ * padded x (columns j >= Wo read junk that meets zero rows of dy), so building Pᵀ is a few memory copies.
+ */
+function patchesBlock(
+  calls: KernelCalls,
+  xt: TensorInfo,
+  dy: TensorInfo,
+  info: Conv2DInfo,
+  block: Block,
+  gh: Geometry,
+  gw: Geometry,
+): TensorInfo {
+  const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow } = info;
-  const { strideHeight: sh, dilationHeight: dh, dilationWidth: dw } = info;
-  const [pt, pl] = [info.padInfo.top, info.padInfo.left];
-  const k = block.nb * block.nr * ow;
-  const pT = calls.fromValues([1, fh * fw * inC, k], (out) => {
-    const src = calls.view(xt);
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const [gridH, gridW] = [gh.padBefore + gh.used + gh.padAfter, gw.padBefore + gw.used + gw.padAfter];
+  const cols = sw === 1 ? gridW : ow; // contraction columns per output row
+  const k = block.nb * block.nr * cols;
+  const pT = calls.fromValues([1, fh * fw * inC, k], () => {});
+  {
+    const { heap, at } = calls.heap(xt, pT);
+    const [src, dst0] = at as [number, number];
     for (let kh = 0; kh < fh; kh++) {
       for (let kw = 0; kw < fw; kw++) {
         for (let c = 0; c < inC; c++) {
-          let dst = ((kh * fw + kw) * inC + c) * k;
+          let dst = dst0 + ((kh * fw + kw) * inC + c) * k;
           for (let b = block.b0; b < block.b0 + block.nb; b++) {
-            for (let r = block.r0; r < block.r0 + block.nr; r++, dst += ow) {
-              const ih = r * sh + kh * dh - pt;
-              if (ih < 0 || ih >= inH) out.fill(0, dst, dst + ow);
-              else copyRow(out, dst, src, ((c * batch + b) * inH + ih) * inW, info, kw * dw - pl);
+            const plane = src + (c * batch + b) * gridH * gridW + kw * dw;
+            if (sw === 1 && sh === 1) {
+              const start = plane + (block.r0 + kh * dh) * gridW;
+              heap.copyWithin(dst, start, start + block.nr * gridW);
+              dst += block.nr * gridW;
+            } else {
+              for (let r = block.r0; r < block.r0 + block.nr; r++, dst += cols) {
+                const start = plane + (r * sh + kh * dh) * gridW;
+                if (sw === 1) heap.copyWithin(dst, start, start + gridW);
+                else for (let q = 0; q < ow; q++) heap[dst + q] = heap[start + q * sw]!;
+              }
             }
           }
         }
       }
     }
-  });
-  const whole = block.nb === batch && block.nr === oh;
+  }
+  const whole = block.nb === batch && block.nr === oh && cols === ow;
   const dyBlock = whole
     ? calls.reshape(dy, [1, k, outC])
     : calls.fromValues([1, k, outC], (out) => {
+        if (cols !== ow) out.fill(0);
         const src = calls.view(dy);
-        let dst = 0;
-        for (let b = block.b0; b < block.b0 + block.nb; b++) {
-          const start = ((b * oh + block.r0) * ow) * outC;
-          const len = block.nr * ow * outC;
-          out.set(src.subarray(start, start + len), dst);
-          dst += len;
+        for (let b = block.b0, d = 0; b < block.b0 + block.nb; b++) {
+          for (let r = block.r0; r < block.r0 + block.nr; r++, d += cols * outC) {
+            const s = ((b * oh + r) * ow) * outC;
+            out.set(src.subarray(s, s + ow * outC), d);
+          }
         }
       });
   const part = calls.run('BatchMatMul', { a: pT, b: dyBlock }, { transposeA: false, transposeB: false });
   calls.free(pT);
   calls.free(dyBlock);
   return part;
-}
-
-/** dy rows r0 .. r0+nr-1 of images b0 .. as a row filter [nr, 1, (b, ow), Cout]. */
-function dyRowFilter(calls: KernelCalls, dy: TensorInfo, info: Conv2DInfo, block: Block): TensorInfo {
-  const { outHeight: oh, outWidth: ow, outChannels: outC } = info;
-  const run = ow * outC;
-  return calls.fromValues([block.nr, 1, block.nb * ow, outC], (out) => {
-    const src = calls.view(dy);
-    for (let r = 0; r < block.nr; r++) {
-      for (let b = 0; b < block.nb; b++) {
-        const s = ((block.b0 + b) * oh + block.r0 + r) * run;
-        out.set(src.subarray(s, s + run), (r * block.nb + b) * run);
-      }
-    }
-  });
-}
-
-/**
- * rowsX: a conv along H of input [(kw, ci), rows, 1, (b, ow)] (x shifted for each kw) with filter
- * [nr, 1, (b, ow), Cout] (dy), stride = dilation_h, dilation = stride_h -> [(kw, ci), fh, 1, Cout].
- */
-function rowsShiftedXBlock(calls: KernelCalls, xt: TensorInfo, dy: TensorInfo, info: Conv2DInfo, block: Block): TensorInfo | undefined {
-  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC } = info;
-  const { filterWidth: fw, outWidth: ow, dilationWidth: dw } = info;
-  const rows = blockRows(info, block);
-  if (rows.count <= 0) return undefined;
-  const rowLen = block.nb * ow;
-  const shifted = calls.fromValues([fw * inC, rows.count, 1, rowLen], (out) => {
-    const src = calls.view(xt);
-    for (let kw = 0; kw < fw; kw++) {
-      const off = kw * dw - info.padInfo.left;
-      for (let c = 0; c < inC; c++) {
-        for (let r = 0; r < rows.count; r++) {
-          for (let b = 0; b < block.nb; b++) {
-            const dst = ((kw * inC + c) * rows.count + r) * rowLen + b * ow;
-            copyRow(out, dst, src, ((c * batch + block.b0 + b) * inH + rows.first + r) * inW, info, off);
-          }
-        }
-      }
-    }
-  });
-  const filter = dyRowFilter(calls, dy, info, block);
-  const part = calls.conv2d(shifted, filter, [info.dilationHeight, 1], [info.strideHeight, 1], [
-    [rows.padBefore, rows.padAfter],
-    [0, 0],
-  ]);
-  calls.free(shifted);
-  calls.free(filter);
-  return part;
-}
-
-/**
- * rowsDy: a conv along H of input [ci, rows, 1, (b, j)] (x over its zero-padded columns j) with filter
- * [nr, 1, (b, j), (kw, co)] = dy[b, r, (j - kw·d)/s, co] -> [ci, fh, 1, (kw, co)].
- */
-function rowsShiftedDyBlock(
-  calls: KernelCalls,
-  xt: TensorInfo,
-  dy: TensorInfo,
-  info: Conv2DInfo,
-  block: Block,
-  gw: Geometry,
-): TensorInfo | undefined {
-  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
-  const { filterWidth: fw, outHeight: oh, outWidth: ow, strideWidth: sw, dilationWidth: dw } = info;
-  const rows = blockRows(info, block);
-  if (rows.count <= 0) return undefined;
-  const gridW = gw.padBefore + gw.used + gw.padAfter;
-  const rowLen = block.nb * gridW;
-  const padded = calls.fromValues([inC, rows.count, 1, rowLen], (out) => {
-    out.fill(0);
-    const src = calls.view(xt);
-    for (let c = 0; c < inC; c++) {
-      for (let r = 0; r < rows.count; r++) {
-        for (let b = 0; b < block.nb; b++) {
-          const s = ((c * batch + block.b0 + b) * inH + rows.first + r) * inW;
-          out.set(src.subarray(s, s + gw.used), (c * rows.count + r) * rowLen + b * gridW + gw.padBefore);
-        }
-      }
-    }
-  });
-  const cols = fw * outC;
-  const filter = calls.fromValues([block.nr, 1, rowLen, cols], (out) => {
-    out.fill(0);
-    const src = calls.view(dy);
-    for (let r = 0; r < block.nr; r++) {
-      for (let b = 0; b < block.nb; b++) {
-        const srcRow = ((block.b0 + b) * oh + block.r0 + r) * ow;
-        const dstRow = (r * block.nb + b) * gridW;
-        for (let kw = 0; kw < fw; kw++) {
-          for (let q = 0; q < ow; q++) {
-            const j = q * sw + kw * dw; // grid column that tap kw of output column q reads
-            const s = (srcRow + q) * outC;
-            out.set(src.subarray(s, s + outC), (dstRow + j) * cols + kw * outC);
-          }
-        }
-      }
-    }
-  });
-  const part = calls.conv2d(padded, filter, [info.dilationHeight, 1], [info.strideHeight, 1], [
-    [rows.padBefore, rows.padAfter],
-    [0, 0],
-  ]);
-  calls.free(padded);
-  calls.free(filter);
-  return part;
-}
-
-/** The summed GEMM result in each method's layout -> [fh, fw, Cin, Cout]. */
-function toFilterLayout(calls: KernelCalls, acc: TensorInfo, info: Conv2DInfo, method: 'patches' | 'rowsX' | 'rowsDy'): TensorInfo {
-  const { filterHeight: fh, filterWidth: fw, inChannels: inC, outChannels: outC } = info;
-  if (method === 'patches') return calls.reshape(acc, [fh, fw, inC, outC]); // [(kh,kw,ci), co] already
-  return calls.fromValues([fh, fw, inC, outC], (dst) => {
-    const src = calls.view(acc);
-    for (let kh = 0; kh < fh; kh++) {
-      for (let kw = 0; kw < fw; kw++) {
-        for (let c = 0; c < inC; c++) {
-          // rowsX: [(kw, ci), kh, co]; rowsDy: [ci, kh, (kw, co)]
-          const s = method === 'rowsX' ? ((kw * inC + c) * fh + kh) * outC : ((c * fh + kh) * fw + kw) * outC;
-          dst.set(src.subarray(s, s + outC), ((kh * fw + kw) * inC + c) * outC);
-        }
-      }
-    }
-  });
 }
 
 /** `conv`: x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter, stride d, dilation s. */

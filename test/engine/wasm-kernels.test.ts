@@ -53,7 +53,7 @@ function geometry(c: Case): tf.backend_util.Conv2DInfo | undefined {
  * Both backprop kernels of otsr on wasm against tfjs's cpu kernels on fresh random data. The cpu kernels
  * ignore dilations, so a dilated conv is checked as the plain conv with the zero-stuffed filter.
  */
-function check(c: Case, strategy: FilterGradStrategy = 'auto'): { dx: number; dw: number } {
+function check(c: Case, strategy: FilterGradStrategy = 'patches'): { dx: number; dw: number } {
   const info = geometry(c)!;
   const xShape = [c.batch, ...c.size, c.channels[0]];
   const fShape = [...c.filter, ...c.channels];
@@ -73,7 +73,7 @@ function check(c: Case, strategy: FilterGradStrategy = 'auto'): { dx: number; dw
     const dw = runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, { ...common, ...extra, filterShape: fShape });
     return { dx: relError(dx, refDx), dw: relError(dw, refDw) };
   } finally {
-    setFilterGradStrategy('auto');
+    setFilterGradStrategy('patches');
   }
 }
 
@@ -109,16 +109,14 @@ test('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu over stride
   assert.ok(n > 700, `only ${n} cases`);
 });
 
-test('every filter-gradient method matches cpu over (a fifth of) the grid, with the contraction split in small blocks', () => {
+test('the filter gradient matches cpu over (a third of) the grid also with the contraction split in small blocks', () => {
   const previous = setMaxContraction(5);
   try {
     let i = 0;
     for (const c of grid()) {
-      if (i++ % 5 !== 0) continue;
-      for (const strategy of ['patches', 'rowsX', 'rowsDy'] as const) {
-        const e = check(c, strategy);
-        assert.ok(e.dw < TOLERANCE, `${strategy}, ${JSON.stringify(c)}: dw error ${e.dw}`);
-      }
+      if (i++ % 3 !== 0) continue;
+      const e = check(c);
+      assert.ok(e.dw < TOLERANCE, `${JSON.stringify(c)}: dw error ${e.dw}`);
     }
   } finally {
     setMaxContraction(previous);
@@ -138,7 +136,7 @@ test('every filter-gradient method matches cpu, also when the contraction is spl
     const previous = setMaxContraction(blocks);
     try {
       for (const c of cases) {
-        for (const strategy of ['patches', 'rowsX', 'rowsDy', 'conv'] as const) {
+        for (const strategy of ['patches', 'conv'] as const) {
           const e = check(c, strategy);
           assert.ok(e.dw < TOLERANCE, `${strategy}, block ${blocks}, ${JSON.stringify(c)}: dw error ${e.dw}`);
         }
