@@ -22,6 +22,8 @@ export interface Timing {
   gflops: number;
 }
 
+type ConvBackprop = 'Conv2DBackpropInput' | 'Conv2DBackpropFilter';
+
 export interface KernelRow {
   kernel: 'Conv2D' | WasmTrainingKernel;
   shape: ConvShape;
@@ -137,7 +139,7 @@ function relError(actual: Float32Array, expected: Float32Array): number {
 }
 
 /** Error of otsr's wasm kernels against cpu on `s` at reduced batch and size (same channels, filter, stride). */
-async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<WasmTrainingKernel, number>> {
+async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<ConvBackprop, number>> {
   const small = { ...s, batch: 1, size: Math.min(s.size, 9) };
   const out = Math.ceil(small.size / small.stride);
   const xv = rng.normals(small.size * small.size * s.inC);
@@ -235,6 +237,21 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
         ...(convMethod ? { convMethod } : {}),
         relError: errors.Conv2DBackpropFilter,
       });
+
+      // The bias gradient: dy summed over batch, rows and columns (1 add per element).
+      const sumAttrs = { axis: [0, 1, 2], keepDims: false };
+      const stockSum = timeStock('Sum', { x: dy }, sumAttrs);
+      const ourSum = timeKernel(() => run('Sum', { x: dy }, sumAttrs), reps);
+      const sumGflop = dy.size / 1e9;
+      const sumTiming = (ms: number): Timing => ({ ms: round(ms, 2), gflops: round(sumGflop / (ms / 1000), 2) });
+      kernels.push({
+        kernel: 'Sum',
+        shape: s,
+        gflop: round(sumGflop, 4),
+        stock: stockSum === undefined ? null : sumTiming(stockSum),
+        otsr: sumTiming(ourSum),
+        relError: 0,
+      });
     } finally {
       tf.dispose([x, w, dy]);
     }
@@ -315,7 +332,7 @@ export function formatEngineBench(r: EngineBenchResult): string {
   const rows = [['kernel', 'layer', 'GFLOP', 'stock ms', 'stock GF/s', 'otsr ms', 'otsr GF/s', 'speed-up', 'rel.err']];
   for (const k of r.kernels) {
     rows.push([
-      k.kernel,
+      k.kernel === 'Sum' ? 'Sum (bias grad)' : k.kernel,
       k.shape.name,
       k.gflop.toFixed(3),
       k.stock ? k.stock.ms.toFixed(1) : 'missing',
@@ -323,9 +340,10 @@ export function formatEngineBench(r: EngineBenchResult): string {
       k.otsr.ms.toFixed(1),
       k.otsr.gflops.toFixed(1),
       k.stock && k.kernel !== 'Conv2D' ? `${(k.stock.ms / k.otsr.ms).toFixed(1)}x` : '-',
-      k.kernel === 'Conv2D' ? '-' : k.relError.toExponential(1),
+      k.kernel === 'Conv2D' || k.kernel === 'Sum' ? '-' : k.relError.toExponential(1),
     ]);
   }
+  const convRows = r.kernels.filter((k) => k.convMethod);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
   const e = r.edsrStep;
@@ -335,6 +353,13 @@ export function formatEngineBench(r: EngineBenchResult): string {
     '',
     table,
     '',
+    ...(convRows.length
+      ? [
+          'Conv2DBackpropFilter as one conv with dy as the filter (DESIGN.md, for comparison): ' +
+            convRows.map((k) => `${k.shape.name} ${k.convMethod!.gflops.toFixed(1)} GF/s`).join(', '),
+          '',
+        ]
+      : []),
     `EDSR training step: ${e.ms.toFixed(1)} ms median of ${e.timedSteps} (${e.gflop.toFixed(2)} GFLOP, ${e.gflops.toFixed(1)} GFLOP/s); steps: ${e.allMs.join(', ')} ms`,
     `max relative error vs cpu: ${r.maxRelError.toExponential(2)}`,
   ].join('\n');
