@@ -194,6 +194,9 @@ function decodeError(name: string, err: unknown): InputError {
     problem = 'not an image (or a format sharp cannot read)';
   } else if (/pixel limit/i.test(msg)) {
     problem = `image is above the pixel limit (${first})`;
+  } else if (/failOn/i.test(msg)) {
+    // libvips warned about the data (typically a truncated file) and sharp's failOn turned that into an error.
+    problem = 'truncated or corrupt image data (the decoder reported damaged data)';
   } else if (/premature end|truncat|unexpected end|end of file|EOF|incomplete|not enough data|short read|read error|corrupt|crc error/i.test(msg)) {
     problem = `truncated or corrupt image data (${first})`;
   } else {
