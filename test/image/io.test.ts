@@ -265,6 +265,12 @@ test('writeImage is atomic: replaces by rename, leaves no temp file, fails clean
     assert.match(e.message, /no-such-folder\/x\.png: the output folder does not exist/);
     return true;
   });
+  const underFile = path.join(out, 'x.png'); // `out` is a file
+  await assert.rejects(writeImage(underFile, img), (e: unknown) => {
+    assert.ok(e instanceof OtsrError);
+    assert.equal(e.message, `${underFile}: a part of the output path is a file, not a folder`);
+    return true;
+  });
   // Writing where a folder stands fails and leaves the folder alone.
   await assert.rejects(writeImage(dir, img, { format: 'png' }), OtsrError);
   assert.ok(statSync(dir).isDirectory());
