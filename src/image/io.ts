@@ -84,7 +84,7 @@ async function decodeSource(input: string | Uint8Array, name: string, bytes: num
     const meta = await sharp(input, { failOn: 'warning', limitInputPixels: false }).metadata();
     infoFromMetadata(name, meta, bytes, options);
     // Animated or multi-page files: the first frame only (sharp's default), which is what a photo tool wants.
-    const { data, info } = await sharp(input, { failOn: 'warning', limitInputPixels: Math.max(1, Math.floor(maxPixels)) })
+    const { data, info } = await sharp(input, { failOn: 'warning', limitInputPixels: Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false })
       .autoOrient()
       // Converts grey, CMYK (through an ICC profile), palette, 16-bit and Lab alike to 8-bit sRGB.
       .toColourspace('srgb')

@@ -198,6 +198,7 @@ test('a decompression bomb header is refused before decoding, with a configurabl
   await writePng(f('small.png'), 100, 100);
   await expectInputError(readImage(f('small.png'), { maxPixels: 5000 }), f('small.png'), /100x100 .* above the limit/);
   await expectInputError(readImage(bomb, { maxPixels: 1e9 }), bomb, /truncated or corrupt|cannot decode/);
+  assert.equal((await readImage(f('small.png'), { maxPixels: Infinity })).width, 100);
 });
 
 test('decodeImage works on bytes, naming the source', async () => {
