@@ -29,8 +29,9 @@ export async function writeSampleGrid(
     // Stack the batch vertically with white gaps: [B, H, W', 3] -> [B·(H+gap) - gap, W', 3].
     const hgap = tf.fill([row.shape[0], gap, row.shape[2], 3], 1);
     const padded = tf.concat([row, hgap], 1);
-    const stacked = tf.reshape(padded, [padded.shape[0] * padded.shape[1], padded.shape[2], 3]);
-    return tf.clipByValue(tf.slice(stacked, [0, 0, 0], [stacked.shape[0] - gap, -1, -1]), -1, 1);
+    const [b, h2, w2] = padded.shape as [number, number, number, number];
+    const stacked = tf.reshape(padded, [b * h2, w2, 3]);
+    return tf.clipByValue(tf.slice(stacked, [0, 0, 0], [b * h2 - gap, -1, -1]), -1, 1);
   });
   try {
     await writeImage(file, await tensorToImage(grid));
