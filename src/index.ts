@@ -2,7 +2,8 @@
 export { initBackend, type BackendName } from './engine/backend.js';
 export { OtsrError, UsageError, InputError, CancelledError } from './errors.js';
 export * from './nn/index.js';
-export { saveModel, loadModel, writeFolderAtomic } from './nn/serialize-node.js';
+export { saveModel, loadModel } from './nn/serialize-node.js';
+export { writeFileAtomic, writeFolderAtomic } from './util/atomic-write.js';
 export { OTSR_VERSION } from './version.js';
 
 // Images and data. Decoding, encoding and folders use sharp and node:fs (Node only); resize and

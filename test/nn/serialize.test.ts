@@ -20,7 +20,8 @@ import {
   loadModelFromFiles,
   loadModelFromUrl,
 } from '../../src/nn/serialize.js';
-import { loadModel, saveModel, writeFolderAtomic } from '../../src/nn/serialize-node.js';
+import { loadModel, saveModel } from '../../src/nn/serialize-node.js';
+import { writeFolderAtomic } from '../../src/util/atomic-write.js';
 import { OTSR_VERSION } from '../../src/version.js';
 import { repoRoot } from '../helpers/cli.js';
 
