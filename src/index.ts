@@ -1,6 +1,10 @@
 /** otsr: unpaired image super-resolution with neural optimal transport. */
 export { initBackend, type BackendName } from './engine/backend.js';
 export { OtsrError, UsageError, InputError, CancelledError } from './errors.js';
+export * from './nn/index.js';
+export { saveModel, loadModel } from './nn/serialize-node.js';
+export { writeFileAtomic, writeFolderAtomic } from './util/atomic-write.js';
+export { OTSR_VERSION } from './version.js';
 
 // Images and data. Decoding, encoding and folders use sharp and node:fs (Node only); resize and
 // upsampleBicubic are plain JS / TF.js and run anywhere.

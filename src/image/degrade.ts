@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { CancelledError, InputError, OtsrError, UsageError } from '../errors.js';
 import { Rng } from '../util/rng.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { listImages } from '../data/folder.js';
 import {
   decodeImage,
@@ -21,7 +22,7 @@ import {
   fromFloat,
   readImage,
   toFloat,
-  writeFileAtomic,
+
   type FloatImage,
   type ReadOptions,
   type RgbImage,

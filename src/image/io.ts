@@ -5,12 +5,12 @@
  * palette, 16-bit); an alpha channel, when the file has one, is returned separately. Every failure is an
  * InputError naming the file and the problem, so the CLI prints one line and a training run can skip it.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError, OtsrError, UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 /** Default refusal threshold against decompression bombs: 100 megapixels (a 10000 x 10000 image). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -299,40 +299,4 @@ export async function writeImage(file: string, img: RgbImage, options: WriteOpti
   const format = options.format ?? formatForPath(file);
   const bytes = await encodeImage(img, format, options);
   await writeFileAtomic(file, bytes);
-}
-
-/** Writes bytes to `file` through a temp file in the same folder + fsync + rename. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(tmp, 'wx');
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fsp.rename(tmp, file);
-  } catch (err) {
-    if (handle) await handle.close().catch(() => undefined);
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw writeError(file, err);
-  }
-}
-
-function writeError(file: string, err: unknown): OtsrError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const problem =
-    code === 'ENOENT'
-      ? 'the output folder does not exist'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? 'the output folder is not writable (permission denied)'
-        : code === 'ENOSPC'
-          ? 'no space left on the device'
-          : code === 'EISDIR'
-            ? 'is a folder'
-            : code === 'ENOTDIR'
-              ? 'a part of the output path is a file, not a folder'
-              : `cannot write (${code ?? (err instanceof Error ? err.message : String(err))})`;
-  return new OtsrError(`${file}: ${problem}`, { cause: err });
 }
