@@ -50,8 +50,8 @@ test('the interpreted InceptionV3 (BN and ReLU folded) matches tfjs-layers runni
   assert.ok(err < 1e-5, `max |ours - tfjs-layers| / max |tfjs-layers| = ${err}`);
   // Real photos give sparse, non-negative (post-ReLU average) features that differ between photos.
   const f = await ours.array();
-  assert.ok(f[0]!.every((v) => v >= 0));
-  assert.ok(relMaxDiff(f[0]!, f[1]!) > 0.1);
+  assert.ok(f[0]!.every((v) => v >= 0), 'f[0]!.every((v) => v >= 0)');
+  assert.ok(relMaxDiff(f[0]!, f[1]!) > 0.1, 'relMaxDiff(f[0]!, f[1]!) > 0.1');
   tf.dispose([x, ours, theirs]);
   keras.dispose();
   net.dispose();
@@ -105,7 +105,7 @@ test('crops cover the image on an even grid; resize gives one input', async () =
   const grey: RgbImage = { width: 150, height: 100, channels: 1, data: new Uint8Array(150 * 100).fill(51) };
   const g = inceptionInputs(grey);
   assert.deepEqual(g.shape, [2, 299, 299, 3]);
-  assert.ok(Math.abs((await g.data())[1234]! - 0.2) < 1e-6);
+  assert.ok(Math.abs((await g.data())[1234]! - 0.2) < 1e-6, 'Math.abs((await g.data())[1234]! - 0.2) < 1e-6');
   g.dispose();
   const r = inceptionInputs(wide, 'resize');
   assert.deepEqual(r.shape, [1, 299, 299, 3]);
