@@ -125,7 +125,7 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
   const grey = C <= 2;
   const hasAlpha = C === 2 || C === 4;
 
-  let out: Float32Array | undefined, weightSum: Float32Array | undefined;
+  let out: Float32Array | undefined;
   let wx = new Map<number, Float32Array>(), wy = new Map<number, Float32Array>();
 
   for (let start = 0; start < tiles.length; start += batchSize) {
@@ -183,11 +183,10 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
     const OW = W * s, OH = H * s, TW = tw * s, TH = th * s;
     if (!out) {
       out = new Float32Array(OW * OH * C);
-      weightSum = new Float32Array(OW * OH);
       wx = new Map(xs.map((x) => [x, axisWeights(x, tw, W, s, overlap)]));
       wy = new Map(ys.map((y) => [y, axisWeights(y, th, H, s, overlap)]));
     }
-    const acc = out, sum = weightSum!;
+    const acc = out;
     batch.forEach(({ x, y: y0 }, k) => {
       const fx = wx.get(x)!, fy = wy.get(y0)!;
       for (let v = 0; v < TH; v++) {
@@ -198,7 +197,6 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
           if (w === 0) continue;
           const p = (y0 * s + v) * OW + x * s + u;
           const q = (k * TH + v) * TW + u;
-          sum[p] = sum[p]! + w;
           if (grey) acc[p * C] = acc[p * C]! + (w * (values[3 * q]! + values[3 * q + 1]! + values[3 * q + 2]!)) / 3;
           else {
             acc[p * C] = acc[p * C]! + w * values[3 * q]!;
@@ -211,11 +209,23 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
     });
     progress?.(start + b, tiles.length);
   }
+  // The tiles form a full grid, so the weight sum at (X, Y) is (sum of x weights at X) * (sum of y weights at Y):
+  // no per-pixel weight buffer is needed.
   const s = scale!;
-  const acc = out!, sum = weightSum!;
-  for (let p = 0; p < sum.length; p++) {
-    const inv = 1 / sum[p]!;
-    for (let c = 0; c < C; c++) acc[p * C + c] = acc[p * C + c]! * inv;
+  const acc = out!;
+  const OW = W * s, OH = H * s;
+  const total = (starts: number[], weights: Map<number, Float32Array>, n: number) => {
+    const sum = new Float64Array(n);
+    for (const start of starts) weights.get(start)!.forEach((w, u) => (sum[start * s + u] = sum[start * s + u]! + w));
+    return sum;
+  };
+  const sx = total(xs, wx, OW), sy = total(ys, wy, OH);
+  for (let Y = 0; Y < OH; Y++) {
+    for (let X = 0; X < OW; X++) {
+      const p = (Y * OW + X) * C;
+      const inv = 1 / (sx[X]! * sy[Y]!);
+      for (let c = 0; c < C; c++) acc[p + c] = acc[p + c]! * inv;
+    }
   }
-  return { data: acc, width: W * s, height: H * s, channels: C };
+  return { data: acc, width: OW, height: OH, channels: C };
 }
