@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { benchCommand } from './bench/index.js';
 import { degradeCommand } from './degrade.js';
 import { demoCommand } from './demo.js';
 
@@ -6,4 +7,5 @@ import { demoCommand } from './demo.js';
 export function registerCommands(program: Command): void {
   program.addCommand(demoCommand());
   program.addCommand(degradeCommand());
+  program.addCommand(benchCommand());
 }
