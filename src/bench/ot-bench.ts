@@ -4,7 +4,6 @@
  * config gives the same table (up to the seconds column).
  */
 import { Worker } from 'node:worker_threads';
-import { ensureCoreGradients } from '../engine/core-gradients.js';
 import { CancelledError } from '../errors.js';
 import { Mlp } from '../nn/mlp.js';
 import { QuadraticCost } from '../ot/cost.js';
@@ -217,7 +216,6 @@ export async function trainAndScore(
       ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.mapSteps })
       : new RegularizedGAN(problem, { map, potential }, { ...common, lambda: lambda ?? 0, criticSteps: config.criticSteps });
   try {
-    await ensureCoreGradients(); // once per thread; not part of the timing
     const t0 = performance.now();
     await solver.fit({ steps: config.steps, signal });
     const seconds = (performance.now() - t0) / 1000;

@@ -36,7 +36,10 @@ export abstract class Module {
   /** Creates and records a parameter. Names must be unique within the module. */
   protected param(name: string, shape: number[], values: Float32Array): tf.Variable {
     if (this.params.has(name)) throw new Error(`duplicate parameter name ${name}`);
-    const v = tf.variable(tf.tensor(values, shape, 'float32'), true, `${this.spec.kind}/${name}/${nextId++}`);
+    // tf.variable keeps its own reference to the data; the initial tensor must be freed or it leaks.
+    const init = tf.tensor(values, shape, 'float32');
+    const v = tf.variable(init, true, `${this.spec.kind}/${name}/${nextId++}`);
+    init.dispose();
     this.params.set(name, v);
     return v;
   }

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ensureCoreGradients } from '../engine/core-gradients.js';
-import { CancelledError } from '../errors.js';
+import { CancelledError, OtsrError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { Adam, type AdamState, assignChecked } from './adam.js';
@@ -127,7 +126,9 @@ export abstract class OtSolver {
 
   /** Runs one outer iteration (OTS: k map updates + 1 potential update; GAN: n critic updates + 1 map update). */
   async step(): Promise<StepLosses> {
-    await ensureCoreGradients();
+    if (!tf.getGradient('Sum')) {
+      throw new OtsrError('TF.js gradients are not registered: call initBackend() before training');
+    }
     const partial = await this.runStep();
     this.completed += 1;
     this.problem.cost.afterStep?.(this.completed, this.map);

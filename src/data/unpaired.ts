@@ -1,0 +1,56 @@
+/**
+ * The data side of an unpaired super-resolution problem: an LR sampler (crops c / s) and an HR sampler
+ * (crops c) over folders of unrelated photos, sharing one decoded-image cache.
+ */
+import { UsageError } from '../errors.js';
+import { Rng } from '../util/rng.js';
+import { DEFAULT_CACHE_BYTES, ImageCache } from './cache.js';
+import { ImageFolderSampler, type ImageFolderSamplerOptions } from './image-folder.js';
+
+export interface UnpairedFoldersOptions
+  extends Pick<ImageFolderSamplerOptions, 'flips' | 'rotations' | 'recursive' | 'maxPixels' | 'concurrency' | 'onWarning' | 'signal'> {
+  lr: string | readonly string[];
+  hr: string | readonly string[];
+  /** Super-resolution factor s (2, 3, 4, 8, ...). */
+  scale: number;
+  /** HR crop side c; must be a multiple of `scale` (the LR crop is c / s). */
+  crop: number;
+  seed: number;
+  /** One budget for both samplers' decoded images (default DEFAULT_CACHE_BYTES). */
+  cacheBytes?: number;
+}
+
+export interface UnpairedFolders {
+  /** P: LR crops [c/s, c/s, 3]. */
+  readonly lr: ImageFolderSampler;
+  /** Q: HR crops [c, c, 3]. */
+  readonly hr: ImageFolderSampler;
+  readonly scale: number;
+  readonly cache: ImageCache;
+}
+
+/** Opens both folders (validating every header) and returns their samplers. */
+export async function openUnpairedFolders(options: UnpairedFoldersOptions): Promise<UnpairedFolders> {
+  const { scale, crop } = options;
+  if (!Number.isInteger(scale) || scale < 1) throw new UsageError(`scale must be a positive integer, got ${scale}`);
+  if (!Number.isInteger(crop) || crop < scale || crop % scale !== 0) {
+    throw new UsageError(`the HR crop (${crop}) must be a positive multiple of the scale (${scale})`);
+  }
+  const cache = new ImageCache({ budgetBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES, maxPixels: options.maxPixels });
+  // Independent streams for the two domains, both determined by the one seed.
+  const root = new Rng(options.seed);
+  const seedOf = () => root.nextUint32();
+  const common = {
+    flips: options.flips,
+    rotations: options.rotations,
+    recursive: options.recursive,
+    maxPixels: options.maxPixels,
+    concurrency: options.concurrency,
+    onWarning: options.onWarning,
+    signal: options.signal,
+    cache,
+  };
+  const lr = await ImageFolderSampler.open({ ...common, folders: options.lr, crop: crop / scale, seed: seedOf() });
+  const hr = await ImageFolderSampler.open({ ...common, folders: options.hr, crop, seed: seedOf() });
+  return { lr, hr, scale, cache };
+}
