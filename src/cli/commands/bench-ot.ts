@@ -70,6 +70,7 @@ export function benchOtCommand(): Command {
       const onSigint = () => controller.abort();
       process.once('SIGINT', onSigint);
       const started = Date.now();
+      const cpu0 = process.cpuUsage();
       try {
         const { rows, baselines } = await runOtBenchmark(config, {
           signal: controller.signal,
@@ -87,6 +88,9 @@ export function benchOtCommand(): Command {
           machine: `${cpus.length}× ${cpus[0]?.model ?? 'unknown CPU'}, ${os.platform()} ${os.arch()}, Node ${process.version}`,
           backend,
           totalSeconds: (Date.now() - started) / 1000,
+          // CPU time of all threads (workers included): unlike wall time, not inflated by other jobs' load.
+          cpuSeconds: (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1e6,
+          loadAverage: os.loadavg(),
           config,
           baselines,
           rows,
