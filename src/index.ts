@@ -1,3 +1,39 @@
 /** otsr: unpaired image super-resolution with neural optimal transport. */
 export { initBackend, type BackendName } from './engine/backend.js';
 export { OtsrError, UsageError, InputError, CancelledError } from './errors.js';
+export * from './nn/index.js';
+export { saveModel, loadModel } from './nn/serialize-node.js';
+export { writeFileAtomic, writeFolderAtomic } from './util/atomic-write.js';
+export { OTSR_VERSION } from './version.js';
+
+// Images and data. Decoding, encoding and folders use sharp and node:fs (Node only); resize and
+// upsampleBicubic are plain JS / TF.js and run anywhere.
+export {
+  readImage,
+  readImageInfo,
+  decodeImage,
+  writeImage,
+  encodeImage,
+  toFloat,
+  fromFloat,
+  imageToTensor,
+  tensorToImage,
+  DEFAULT_MAX_PIXELS,
+  type RgbImage,
+  type FloatImage,
+  type ImageInfo,
+  type ReadOptions,
+  type WriteOptions,
+} from './image/io.js';
+export { resizeBicubic, cubic, type BicubicKernel, type ResizeOptions } from './image/resize.js';
+export { upsampleBicubic } from './image/resize-tensor.js';
+export { degradePaths, degradeImage, degradeFloat, gaussianBlur, type DegradeOptions } from './image/degrade.js';
+export { listImages, listImageFolders, IMAGE_EXTENSIONS } from './data/folder.js';
+export { ImageCache, DEFAULT_CACHE_BYTES, type ImageCacheOptions } from './data/cache.js';
+export { ImageFolderSampler, type ImageFolderSamplerOptions, type ImageFolderSamplerState } from './data/image-folder.js';
+export { openUnpairedFolders, type UnpairedFolders, type UnpairedFoldersOptions } from './data/unpaired.js';
+export { PairedFolders, alignedCrops, type ImagePair, type LoadedPair } from './data/paired.js';
+export type { Sampler } from './data/sampler.js';
+
+// Neural optimal transport: costs, problems, solvers.
+export * from './ot/index.js';

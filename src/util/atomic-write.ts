@@ -1,39 +1,121 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { OtsrError, UsageError } from '../errors.js';
 
 /**
  * Writes `data` to `file` so that readers (and a crash at any moment) only ever see the old file or the
  * whole new one: write a temp file in the same folder, fsync it, rename it over, fsync the folder.
+ * Failures are an OtsrError naming the file and the problem (folder missing, not writable, disk full).
  */
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'w');
+  let handle: fs.FileHandle | undefined;
   try {
+    handle = await fs.open(tmp, 'wx');
     await handle.writeFile(data);
     await handle.sync();
-  } finally {
     await handle.close();
-  }
-  try {
+    handle = undefined;
     await fs.rename(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
+    if (handle) await handle.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw writeError(file, err);
   }
   await fsyncDir(dir);
 }
 
+/** Turns a failed write into one line naming the file and what is wrong. */
+export function writeError(file: string, err: unknown): OtsrError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const problem =
+    code === 'ENOENT'
+      ? 'the output folder does not exist'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'the output folder is not writable (permission denied)'
+        : code === 'ENOSPC'
+          ? 'no space left on the device'
+          : code === 'EISDIR'
+            ? 'is a folder'
+            : code === 'ENOTDIR'
+              ? 'a part of the output path is a file, not a folder'
+              : `cannot write (${code ?? (err instanceof Error ? err.message : String(err))})`;
+  return new OtsrError(`${file}: ${problem}`, { cause: err });
+}
+
 async function fsyncDir(dir: string): Promise<void> {
-  // Makes the rename itself durable; not supported on every platform, where it is harmless to skip.
+  // Makes the rename itself durable; some platforms cannot fsync a folder, where skipping is harmless.
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(dir, 'r');
     await handle.sync();
   } catch {
-    /* directories cannot be fsynced here */
+    /* not supported here */
   } finally {
     await handle?.close();
+  }
+}
+
+/**
+ * Writes `files` (name -> bytes, written in the map's order) as the folder `dir`, atomically: into a
+ * temporary sibling folder, each file fsynced, the folder fsynced, then renamed to `dir`. If `dir` exists
+ * it is first renamed aside and removed after the swap, but only if `replace(names in dir)` agrees; a
+ * crash between the two renames leaves the complete old folder at `dir.old-*`.
+ * Usable for any folder that must appear whole (models, checkpoints).
+ */
+export async function writeFolderAtomic(
+  dir: string,
+  files: ReadonlyMap<string, Uint8Array | string>,
+  options: { replace?: (existingNames: string[]) => boolean } = {},
+): Promise<void> {
+  const target = path.resolve(dir);
+  const parent = path.dirname(target);
+  for (const name of files.keys()) {
+    if (name === '' || /[/\\]/.test(name) || name === '.' || name === '..') throw new Error(`writeFolderAtomic: bad file name ${name}`);
+  }
+  const existing = await fs.stat(target).catch(() => undefined);
+  if (existing !== undefined) {
+    if (!existing.isDirectory()) throw new UsageError(`${dir} exists and is not a folder; refusing to replace it`);
+    const names = await fs.readdir(target);
+    if (names.length > 0 && !(options.replace ?? (() => false))(names)) {
+      throw new UsageError(`${dir} exists and holds other files; refusing to replace it (choose another folder)`);
+    }
+  }
+  await fs.mkdir(parent, { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = `${target}.tmp-${tag}`;
+  await fs.mkdir(tmp);
+  try {
+    for (const [name, data] of files) {
+      const fh = await fs.open(path.join(tmp, name), 'w');
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    await fsyncDir(tmp);
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  if (existing !== undefined) {
+    const old = `${target}.old-${tag}`;
+    await fs.rename(target, old);
+    try {
+      await fs.rename(tmp, target);
+    } catch (err) {
+      await fs.rename(old, target).catch(() => undefined);
+      await fs.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    await fsyncDir(parent);
+    await fs.rm(old, { recursive: true, force: true });
+  } else {
+    await fs.rename(tmp, target);
+    await fsyncDir(parent);
   }
 }

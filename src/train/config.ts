@@ -1,0 +1,114 @@
+import { UsageError } from '../errors.js';
+import type { ArchSpec } from '../nn/module.js';
+
+/** Everything that defines a training run; saved as runs/NAME/config.json and checked on --resume. */
+export interface TrainConfig {
+  /** LR (source, P) folders. */
+  lr: string[];
+  /** HR (target, Q) folders: unrelated to the LR photos. */
+  hr: string[];
+  scale: number;
+  solver: 'ots' | 'gan';
+  /** GAN only: weight of the content (transport) cost. */
+  lambda: number;
+  /** Outer iterations: OTS = kMap map steps + 1 potential step; GAN = nCritic critic steps + 1 map step. */
+  steps: number;
+  /** HR crop side (the LR crop is crop / scale). */
+  crop: number;
+  batch: number;
+  /** The map T (LR -> HR). */
+  map: ArchSpec;
+  /** The potential / critic f (HR -> scalar). */
+  potential: ArchSpec;
+  /** Adam learning rate of both networks. */
+  learningRate: number;
+  /** OTS: map steps per potential step. */
+  kMap: number;
+  /** GAN: critic steps per map step. */
+  nCritic: number;
+  /** Refresh the cost's reference map U to a frozen copy of T every N steps (0: keep bicubic). */
+  refreshEvery: number;
+  valLr?: string;
+  valHr?: string;
+  seed: number;
+  checkpointEvery: number;
+  sampleEvery: number;
+  /** Budget for decoded training images held in memory. */
+  cacheMB: number;
+}
+
+/** Named map architectures: small enough to train on a laptop CPU, or the reference benchmark size. */
+export const MAP_PRESETS: Record<string, (scale: number) => ArchSpec> = {
+  tiny: (scale) => ({ kind: 'edsr', nResBlocks: 2, nFeats: 16, resScale: 1, scale, skip: 'upsample' }),
+  small: (scale) => ({ kind: 'edsr', nResBlocks: 6, nFeats: 32, resScale: 1, scale, skip: 'upsample' }),
+  base: (scale) => ({ kind: 'edsr', nResBlocks: 8, nFeats: 64, resScale: 1, scale, skip: 'upsample' }),
+  large: (scale) => ({ kind: 'edsr', nResBlocks: 16, nFeats: 64, resScale: 1, scale, skip: 'upsample' }),
+};
+
+export const POTENTIAL_PRESETS: Record<string, (crop: number) => ArchSpec> = {
+  tiny: (crop) => ({ kind: 'critic', size: crop, nFeats: 8, maxFeats: 32, resRatio: 0.1 }),
+  small: (crop) => ({ kind: 'critic', size: crop, nFeats: 16, maxFeats: 128, resRatio: 0.1 }),
+  base: (crop) => ({ kind: 'critic', size: crop, nFeats: 64, maxFeats: 512, resRatio: 0.1 }),
+};
+
+export const DEFAULT_TRAIN_CONFIG = {
+  scale: 4,
+  solver: 'ots' as const,
+  lambda: 10,
+  steps: 1000,
+  crop: 64,
+  batch: 8,
+  learningRate: 1e-4,
+  kMap: 10,
+  nCritic: 5,
+  refreshEvery: 0,
+  seed: 1,
+  checkpointEvery: 25,
+  sampleEvery: 100,
+  cacheMB: 512,
+};
+
+/** Turns `--arch` / `--potential` values (a preset name or a JSON spec) into an ArchSpec. */
+export function resolveArch(
+  value: string,
+  presets: Record<string, (n: number) => ArchSpec>,
+  n: number,
+  what: string,
+): ArchSpec {
+  const preset = presets[value];
+  if (preset) return preset(n);
+  if (value.trim().startsWith('{')) {
+    try {
+      return JSON.parse(value) as ArchSpec;
+    } catch {
+      throw new UsageError(`${what}: '${value}' is not valid JSON`);
+    }
+  }
+  throw new UsageError(`${what}: unknown preset '${value}'; use one of ${Object.keys(presets).join(', ')} or a JSON spec`);
+}
+
+/** Checks the config's numbers before anything is loaded or allocated. */
+export function validateConfig(c: TrainConfig): void {
+  if (c.lr.length === 0) throw new UsageError('--lr: give at least one folder of low-resolution images');
+  if (c.hr.length === 0) throw new UsageError('--hr: give at least one folder of high-resolution images');
+  if (c.crop % c.scale !== 0) throw new UsageError(`--crop ${c.crop} must be a multiple of --scale ${c.scale}`);
+  if (c.crop / c.scale < 4) throw new UsageError(`--crop ${c.crop} is too small for scale ${c.scale} (LR crops under 4 pixels)`);
+  if ((c.valLr === undefined) !== (c.valHr === undefined)) throw new UsageError('--val-lr and --val-hr go together');
+  if (c.map.kind === 'edsr' && c.map.scale !== c.scale) {
+    throw new UsageError(`the map's scale (${String(c.map.scale)}) differs from --scale ${c.scale}`);
+  }
+  if (c.potential.kind === 'critic' && c.potential.size !== c.crop) {
+    throw new UsageError(`the potential's input size (${String(c.potential.size)}) differs from --crop ${c.crop}`);
+  }
+}
+
+/** The settings that must not change when a run is resumed (the rest, e.g. --steps, may). */
+export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
+  const fixed: (keyof TrainConfig)[] = ['scale', 'solver', 'lambda', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate'];
+  for (const key of fixed) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {
+      return `--${key} was ${JSON.stringify(saved[key])} when the run started, now ${JSON.stringify(now[key])}`;
+    }
+  }
+  return undefined;
+}
