@@ -10,7 +10,9 @@ const BACKEND = 'wasm';
 export const WASM_TRAINING_KERNELS = ['Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Sum'] as const;
 export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 
+/** tfjs-backend-wasm's own kernels that otsr replaced, and otsr's, by kernel name. */
 const stock = new Map<string, tf.KernelConfig>();
+const ours = new Map<string, tf.KernelConfig>();
 /** Stock kernels whose setup (binding their wasm function) has run, per backend instance. */
 const stockReady = new WeakMap<object, Set<string>>();
 
@@ -26,13 +28,13 @@ function stockKernel(name: string, backend: object): tf.KernelFunc | undefined {
   }
   return config.kernelFunc;
 }
+
 let filterGradStrategy: FilterGradStrategy = 'auto';
 
 /** Forces a filter-gradient method (benchmarks and tests compare them); `auto` picks per layer. */
 export function setFilterGradStrategy(strategy: FilterGradStrategy): void {
   filterGradStrategy = strategy;
 }
-const ours = new Map<string, tf.KernelConfig>();
 
 function backpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
