@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { degradeCommand } from './degrade.js';
 import { demoCommand } from './demo.js';
+import { serveCommand } from './serve.js';
 
 /** Every subcommand lives in its own module; add new ones here. */
 export function registerCommands(program: Command): void {
   program.addCommand(demoCommand());
   program.addCommand(degradeCommand());
+  program.addCommand(serveCommand());
 }

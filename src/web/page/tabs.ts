@@ -1,0 +1,13 @@
+/** The two tabs (Upscale, Train): plain buttons toggling `hidden` on their panels. */
+export function setupTabs(): void {
+  const tabs = [...document.querySelectorAll<HTMLButtonElement>('[role="tab"]')];
+  const show = (tab: HTMLButtonElement) => {
+    for (const t of tabs) {
+      const selected = t === tab;
+      t.setAttribute('aria-selected', String(selected));
+      const panel = document.getElementById(t.getAttribute('aria-controls') ?? '');
+      if (panel) panel.hidden = !selected;
+    }
+  };
+  for (const t of tabs) t.addEventListener('click', () => show(t));
+}
