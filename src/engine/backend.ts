@@ -39,11 +39,13 @@ async function importBackend(name: BackendName): Promise<void> {
  * - Node: `wasm` (with otsr's training kernels) unless `cpu` is asked for (reference numerics).
  * - Browser: webgpu, then webgl, then wasm, unless one is asked for.
  *
- * Also registers the gradients tfjs-core lacks (pixel shuffle, double backprop). Idempotent.
+ * Also registers tfjs-core's gradients (the core package alone registers none) and the ones it lacks
+ * (pixel shuffle, double backprop, dilated convs). Idempotent.
  * @returns the name of the backend now active.
  */
 export async function initBackend(requested?: BackendName): Promise<BackendName> {
-  const { registerMissingGradients } = await import('./gradients.js');
+  const { registerCoreGradients, registerMissingGradients } = await import('./gradients.js');
+  await registerCoreGradients();
   registerMissingGradients();
   const allowed = isNode ? NODE_BACKENDS : BROWSER_BACKENDS;
   if (requested !== undefined && !allowed.includes(requested)) {

@@ -8,7 +8,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import sharp, { type Metadata } from 'sharp';
-import { InputError, OtsrError, UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 /** Default refusal threshold against decompression bombs: 100 megapixels (a 10000 x 10000 image). */
@@ -49,14 +49,9 @@ export async function readImageInfo(file: string, options: ReadOptions = {}): Pr
 
 /** Decodes an image file to 8-bit RGB (+ separate alpha). Throws InputError naming the file on any problem. */
 export async function readImage(file: string, options: ReadOptions = {}): Promise<RgbImage> {
-  await checkFile(file);
-  let buffer: Buffer;
-  try {
-    buffer = await fsp.readFile(file);
-  } catch (err) {
-    throw fsError(file, err);
-  }
-  return decodeImage(buffer, file, options);
+  const bytes = await checkFile(file);
+  // sharp reads the file itself: only the header before the pixel-limit check, never a whole huge file.
+  return decodeSource(file, file, bytes, options);
 }
 
 /**
@@ -65,12 +60,16 @@ export async function readImage(file: string, options: ReadOptions = {}): Promis
  */
 export async function decodeImage(buffer: Uint8Array, name: string, options: ReadOptions = {}): Promise<RgbImage> {
   if (buffer.byteLength === 0) throw new InputError(name, 'file is empty (0 bytes)');
+  return decodeSource(buffer, name, buffer.byteLength, options);
+}
+
+async function decodeSource(input: string | Uint8Array, name: string, bytes: number, options: ReadOptions): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   try {
-    const meta = await sharp(buffer, { failOn: 'warning', limitInputPixels: false }).metadata();
-    infoFromMetadata(name, meta, buffer.byteLength, options);
+    const meta = await sharp(input, { failOn: 'warning', limitInputPixels: false }).metadata();
+    infoFromMetadata(name, meta, bytes, options);
     // Animated or multi-page files: the first frame only (sharp's default), which is what a photo tool wants.
-    const { data, info } = await sharp(buffer, { failOn: 'warning', limitInputPixels: Math.max(1, Math.floor(maxPixels)) })
+    const { data, info } = await sharp(input, { failOn: 'warning', limitInputPixels: Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false })
       .autoOrient()
       // Converts grey, CMYK (through an ICC profile), palette, 16-bit and Lab alike to 8-bit sRGB.
       .toColourspace('srgb')
@@ -175,10 +174,13 @@ function decodeError(name: string, err: unknown): InputError {
   const msg = err instanceof Error ? err.message : String(err);
   const first = msg.split('\n')[0]!.trim();
   let problem: string;
-  if (/unsupported image format|Input buffer contains unsupported|Input file contains unsupported/i.test(msg)) {
+  if (/unsupported image format|contains unsupported image format/i.test(msg)) {
     problem = 'not an image (or a format sharp cannot read)';
   } else if (/pixel limit/i.test(msg)) {
     problem = `image is above the pixel limit (${first})`;
+  } else if (/failOn/i.test(msg)) {
+    // libvips warned about the data (typically a truncated file) and sharp's failOn turned that into an error.
+    problem = 'truncated or corrupt image data (the decoder reported damaged data)';
   } else if (/premature end|truncat|unexpected end|end of file|EOF|incomplete|not enough data|short read|read error|corrupt|crc error/i.test(msg)) {
     problem = `truncated or corrupt image data (${first})`;
   } else {

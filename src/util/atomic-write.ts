@@ -39,7 +39,9 @@ export function writeError(file: string, err: unknown): OtsrError {
           ? 'no space left on the device'
           : code === 'EISDIR'
             ? 'is a folder'
-            : `cannot write (${code ?? (err instanceof Error ? err.message : String(err))})`;
+            : code === 'ENOTDIR'
+              ? 'a part of the output path is a file, not a folder'
+              : `cannot write (${code ?? (err instanceof Error ? err.message : String(err))})`;
   return new OtsrError(`${file}: ${problem}`, { cause: err });
 }
 

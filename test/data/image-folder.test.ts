@@ -186,7 +186,7 @@ test('memory: HR photos streamed within the cache budget, at most `concurrency` 
     }
   };
   const budget = 6 * 1024 * 1024; // about 3 of the 1024x680 photos (2.1 MB each)
-  const s = await ImageFolderSampler.open({ folders: HR, crop: 96, seed: 1, cacheBytes: budget, concurrency: 2, load, ...quiet });
+  const s = await ImageFolderSampler.open({ folders: HR, crop: 96, seed: 1, cacheBytes: budget, concurrency: 2, prefetch: false, load, ...quiet });
   for (let k = 0; k < 4; k++) {
     await s.sampleData(4);
     assert.ok(s.cache.stats.bytes <= budget);
@@ -195,6 +195,38 @@ test('memory: HR photos streamed within the cache budget, at most `concurrency` 
   assert.equal(decodes, 16, 'one decode per crop: 16 distinct files, none cached twice');
   assert.ok(s.cache.stats.peakBytes <= budget);
   assert.ok(s.cache.stats.entries <= 3);
+});
+
+test('prefetch warms the cache with the next batch and changes no value', async () => {
+  let live = 0;
+  let maxLive = 0;
+  const load = async (file: string) => {
+    maxLive = Math.max(maxLive, ++live);
+    try {
+      return await readImage(file);
+    } finally {
+      live--;
+    }
+  };
+  const opts = { folders: LR, crop: 16, seed: 4, cacheBytes: 64 * 1024 * 1024, concurrency: 2, ...quiet };
+  const withPrefetch = await ImageFolderSampler.open({ ...opts, load });
+  const without = await ImageFolderSampler.open({ ...opts, prefetch: false });
+  const first = await withPrefetch.sampleData(5);
+  assert.deepEqual(first.data, (await without.sampleData(5)).data);
+  // Let the background decodes finish: the next draw's 5 files (unseen so far) are then in the cache.
+  await new Promise((r) => setTimeout(r, 50));
+  while (live > 0) await new Promise((r) => setTimeout(r, 20));
+  const ahead = await ImageFolderSampler.open({ ...opts, prefetch: false });
+  ahead.setState(withPrefetch.getState());
+  const upcoming = (await ahead.sampleData(5)).crops.map((c) => c.file);
+  assert.ok(upcoming.every((f) => !first.crops.some((c) => c.file === f)));
+  assert.ok(upcoming.every((f) => withPrefetch.cache.has(f)), 'next batch prefetched');
+  assert.equal(withPrefetch.cache.stats.entries, 10);
+  for (let k = 0; k < 6; k++) {
+    const a = await withPrefetch.sampleData(5); // crosses epoch boundaries
+    assert.deepEqual(a.data, (await without.sampleData(5)).data, `batch ${k}`);
+  }
+  assert.ok(maxLive <= 4, `decodes at once: ${maxLive} (batch + prefetch, 2 each)`);
 });
 
 test('resuming on a different folder is refused', async () => {

@@ -198,6 +198,7 @@ test('a decompression bomb header is refused before decoding, with a configurabl
   await writePng(f('small.png'), 100, 100);
   await expectInputError(readImage(f('small.png'), { maxPixels: 5000 }), f('small.png'), /100x100 .* above the limit/);
   await expectInputError(readImage(bomb, { maxPixels: 1e9 }), bomb, /truncated or corrupt|cannot decode/);
+  assert.equal((await readImage(f('small.png'), { maxPixels: Infinity })).width, 100);
 });
 
 test('decodeImage works on bytes, naming the source', async () => {
@@ -263,6 +264,12 @@ test('writeImage is atomic: replaces by rename, leaves no temp file, fails clean
   await assert.rejects(writeImage(noDir, img), (e: unknown) => {
     assert.ok(e instanceof OtsrError);
     assert.match(e.message, /no-such-folder\/x\.png: the output folder does not exist/);
+    return true;
+  });
+  const underFile = path.join(out, 'x.png'); // `out` is a file
+  await assert.rejects(writeImage(underFile, img), (e: unknown) => {
+    assert.ok(e instanceof OtsrError);
+    assert.equal(e.message, `${underFile}: a part of the output path is a file, not a folder`);
     return true;
   });
   // Writing where a folder stands fails and leaves the folder alone.

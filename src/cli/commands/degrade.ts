@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { OtsrError } from '../../errors.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
 import { degradePaths } from '../../image/degrade.js';
+import { RateMeter } from '../../util/progress.js';
 import { floatOption, intOption } from '../options.js';
+import { progressRenderer } from '../progress-bar.js';
 
 interface DegradeCliOptions {
   scale: number;
@@ -27,30 +29,28 @@ export function degradeCommand(): Command {
     .option('--jpeg <quality>', 'JPEG compression quality 1-100 as the last step (default: none)', intOption('--jpeg', 1, 100))
     .option('--seed <n>', 'seed of the noise (each file gets its own stream from the seed and its name)', intOption('--seed', 0, 2 ** 32 - 1), 1)
     .option('--max-pixels <n>', 'refuse input images with more pixels than this', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
-    .option('-q, --quiet', 'no progress line')
+    .option('-q, --quiet', 'no progress and no summary line')
     .action(async (input: string, output: string, opts: DegradeCliOptions) => {
-      const tty = process.stderr.isTTY && !opts.quiet;
-      let lastLine = 0;
-      const result = await degradePaths(input, output, {
-        scale: opts.scale,
-        blur: opts.blur,
-        noise: opts.noise,
-        jpeg: opts.jpeg,
-        seed: opts.seed,
-        maxPixels: opts.maxPixels,
-        onWarning: (m) => {
-          if (tty && lastLine) process.stderr.write('\n');
-          lastLine = 0;
-          process.stderr.write(`otsr: warning: ${m}\n`);
-        },
-        onProgress: (done, total) => {
-          if (!tty) return;
-          const line = `degrade: ${done}/${total} (${Math.round((100 * done) / total)}%)`;
-          process.stderr.write(`\r${line.padEnd(lastLine)}`);
-          lastLine = line.length;
-        },
-      });
-      if (tty && lastLine) process.stderr.write('\n');
+      const bar = opts.quiet ? undefined : progressRenderer('degrade', { unit: 'images' });
+      let meter: RateMeter | undefined;
+      let result;
+      try {
+        result = await degradePaths(input, output, {
+          scale: opts.scale,
+          blur: opts.blur,
+          noise: opts.noise,
+          jpeg: opts.jpeg,
+          seed: opts.seed,
+          maxPixels: opts.maxPixels,
+          onWarning: (m) => process.stderr.write(`otsr: warning: ${m}\n`),
+          onProgress: (done, total) => {
+            meter ??= new RateMeter(total);
+            bar?.update(meter.update(done));
+          },
+        });
+      } finally {
+        bar?.stop();
+      }
       if (!opts.quiet) process.stdout.write(`degraded ${result.written.length} image${result.written.length === 1 ? '' : 's'} -> ${output}\n`);
       if (result.failed.length > 0) {
         const total = result.failed.length + result.written.length;

@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+type TensorInfo = tf.TensorInfo;
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` that otsr's kernels use. */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+}
+
+/**
+ * Calls other kernels of one backend from inside a kernel, and frees their outputs.
+ *
+ * A kernel runs below the engine, so it cannot use `tf.*` ops (they would be recorded on the tape and
+ * counted as tensors); it calls the backend's own kernel functions instead, and every intermediate
+ * `TensorInfo` they return must be released with `backend.disposeData`. `KernelCalls` records every
+ * intermediate; `keep` marks the one that becomes the kernel's output and `dispose` frees the rest.
+ */
+export class KernelCalls {
+  private readonly temps: TensorInfo[] = [];
+
+  constructor(
+    readonly backend: WasmBackendLike,
+    readonly backendName: string,
+  ) {}
+
+  /** Runs kernel `name` of this backend; the result is freed by {@link dispose} unless kept. */
+  run(name: string, inputs: tf.NamedTensorInfoMap | TensorInfo[], attrs: object = {}): TensorInfo {
+    const config = tf.getKernel(name, this.backendName);
+    if (config === undefined) throw new Error(`kernel ${name} is not registered for backend ${this.backendName}`);
+    const out = config.kernelFunc({
+      inputs: inputs as tf.NamedTensorInfoMap,
+      backend: this.backend as unknown as tf.KernelBackend,
+      attrs: attrs as tf.NamedAttrMap,
+    });
+    if (Array.isArray(out)) throw new Error(`kernel ${name} returned several outputs`);
+    this.temps.push(out);
+    return out;
+  }
+
+  /** A new zero-filled float32 tensor (also freed by {@link dispose} unless kept). */
+  zeros(shape: number[]): TensorInfo {
+    const out = this.backend.makeOutput(shape, 'float32');
+    this.backend.typedArrayFromHeap(out).fill(0);
+    this.temps.push(out);
+    return out;
+  }
+
+  /** A new float32 tensor whose values `fill` writes (also freed by {@link dispose} unless kept). */
+  fromValues(shape: number[], fill: (out: Float32Array) => void): TensorInfo {
+    const out = this.backend.makeOutput(shape, 'float32');
+    fill(this.backend.typedArrayFromHeap(out) as Float32Array);
+    this.temps.push(out);
+    return out;
+  }
+
+  /** Read-only view of a float32 tensor's data (valid until the next allocation on the backend). */
+  view(info: TensorInfo): Float32Array {
+    return this.backend.typedArrayFromHeap(info) as Float32Array;
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  /** Slices `x`; returns `x` itself (not recorded) when the slice is the whole tensor. */
+  slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    if (begin.every((b) => b === 0) && size.every((s, i) => s === x.shape[i])) return x;
+    return this.run('Slice', { x }, { begin, size });
+  }
+
+  concat(xs: TensorInfo[], axis: number): TensorInfo {
+    return this.run('Concat', xs, { axis });
+  }
+
+  /** Forward NHWC convolution with explicit padding `[[top, bottom], [left, right]]`. */
+  conv2d(
+    x: TensorInfo,
+    filter: TensorInfo,
+    strides: [number, number],
+    dilations: [number, number],
+    pad: [[number, number], [number, number]],
+  ): TensorInfo {
+    return this.run('Conv2D', { x, filter }, {
+      strides,
+      dilations,
+      pad: [[0, 0], pad[0], pad[1], [0, 0]],
+      dataFormat: 'NHWC',
+    });
+  }
+
+  /** Frees one intermediate now (to bound memory inside loops). */
+  free(info: TensorInfo): void {
+    const i = this.temps.lastIndexOf(info);
+    if (i < 0) return;
+    this.temps.splice(i, 1);
+    this.backend.disposeData(info.dataId);
+  }
+
+  /** Makes `info` the kernel's output: {@link dispose} will not free it. */
+  keep(info: TensorInfo): TensorInfo {
+    const i = this.temps.lastIndexOf(info);
+    if (i >= 0) this.temps.splice(i, 1);
+    return info;
+  }
+
+  /** Frees every intermediate not kept. */
+  dispose(): void {
+    for (const t of this.temps) this.backend.disposeData(t.dataId);
+    this.temps.length = 0;
+  }
+}
