@@ -22,6 +22,20 @@ const STATIC = ['index.html', 'style.css'];
 /** Modules that must never end up in the page (they need Node). */
 const NODE_ONLY = /(^|\/)node_modules\/(sharp|@img)\/|^node:|\/src\/(image\/io|nn\/serialize-node|util\/atomic-write)\.ts$/;
 
+/**
+ * Node built-ins: a dynamic `import('node:…')` behind a Node check (the engine's module-resolution hook)
+ * stays an import the browser never executes; a static one is an error, since the page would not load.
+ */
+const nodeBuiltins: esbuild.Plugin = {
+  name: 'node-builtins',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) => {
+      if (args.kind === 'dynamic-import') return { path: args.path, external: true };
+      return { errors: [{ text: `${args.path} is Node-only and cannot be in the page (imported by ${args.importer})` }] };
+    });
+  },
+};
+
 export interface BuildWebOptions {
   /** Output folder (replaced). Default dist-web/ in the repository. */
   outDir?: string;
@@ -59,6 +73,7 @@ export async function buildWeb(options: BuildWebOptions = {}): Promise<BuildWebR
     legalComments: 'linked',
     logLevel: options.log === false ? 'silent' : 'warning',
     define: { 'process.env.NODE_ENV': '"production"' },
+    plugins: [nodeBuiltins],
   });
   const offenders = Object.keys(result.metafile.inputs).filter((p) => NODE_ONLY.test(p));
   if (offenders.length > 0) {

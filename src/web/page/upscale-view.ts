@@ -51,7 +51,15 @@ export function setupUpscaleView(backendLabel: string, config: ServerConfig | un
     downloadButton.disabled = busy || !result;
   };
 
+  /** Shows the comparison at the output's size (the input is enlarged without interpolation). */
+  const layoutCompare = () => {
+    const m = models.get(select.value);
+    const shown = result?.rgb ?? (image && m ? { width: image.rgb.width * m.scale } : undefined);
+    if (shown) figure.style.width = `${shown.width}px`;
+  };
+
   const describeModel = () => {
+    layoutCompare();
     const m = models.get(select.value);
     modelInfo.textContent = m ? (m.module ? `${m.module.parameterCount().toLocaleString('en')} parameters, x${m.scale}` : `no weights, x${m.scale}`) : '';
   };
@@ -110,6 +118,7 @@ export function setupUpscaleView(backendLabel: string, config: ServerConfig | un
       after.width = rgb.width;
       after.height = rgb.height;
       figure.hidden = false;
+      layoutCompare();
       resultInfo.textContent = '';
       progress.value = 0;
       setState('ready', 'ready to upscale');
@@ -152,6 +161,7 @@ export function setupUpscaleView(backendLabel: string, config: ServerConfig | un
       const stem = name.replace(/\.[^.]+$/, '');
       result = { rgb: out, name: `${stem}_${select.value.startsWith('bicubic') ? 'bicubic' : 'otsr'}_x${model.scale}.png` };
       drawToCanvas(after, out);
+      layoutCompare();
       resultInfo.textContent = `${out.width}x${out.height} from ${rgb.width}x${rgb.height} with ${model.label} in ${formatSeconds(seconds)} on ${backendLabel}`;
       setState('done', `done in ${formatSeconds(seconds)}`);
     } catch (err) {
