@@ -34,7 +34,7 @@ function dosDateTime(date: Date): { time: number; date: number } {
  * Builds a ZIP archive of `files` (name -> bytes, in order). Names may contain folders (`model/model.json`).
  * @returns the archive's bytes.
  */
-export function zipStore(files: ReadonlyMap<string, Uint8Array> | Iterable<[string, Uint8Array]>, modified = new Date()): Uint8Array {
+export function zipStore(files: ReadonlyMap<string, Uint8Array> | Iterable<[string, Uint8Array]>, modified = new Date()): Uint8Array<ArrayBuffer> {
   const entries = [...files].map(([name, data]) => ({ name: new TextEncoder().encode(name), data, crc: crc32(data) }));
   if (entries.length > 0xffff) throw new RangeError(`zip: ${entries.length} entries is more than 65535`);
   const { time, date } = dosDateTime(modified);

@@ -79,3 +79,8 @@ export async function loadPickedModel(files: Iterable<File>): Promise<PageModel>
 export function forward(model: PageModel, x: tf.Tensor4D): tf.Tensor4D {
   return model.module ? (model.module.apply(x) as tf.Tensor4D) : upsampleBicubic(x, model.scale);
 }
+
+/** Wraps a network already in memory (e.g. trained in the Train tab). */
+export function fromModule(module: Module, scale: number, label: string): PageModel {
+  return { label, scale, module, dispose: () => module.dispose() };
+}

@@ -1,5 +1,6 @@
 /** The two tabs (Upscale, Train): plain buttons toggling `hidden` on their panels. */
-export function setupTabs(): void {
+/** Sets up the tabs; returns a function that shows the tab with the given id (e.g. 'tab-upscale'). */
+export function setupTabs(): (id: string) => void {
   const tabs = [...document.querySelectorAll<HTMLButtonElement>('[role="tab"]')];
   const show = (tab: HTMLButtonElement) => {
     for (const t of tabs) {
@@ -10,4 +11,8 @@ export function setupTabs(): void {
     }
   };
   for (const t of tabs) t.addEventListener('click', () => show(t));
+  return (id) => {
+    const tab = tabs.find((t) => t.id === id);
+    if (tab) show(tab);
+  };
 }
