@@ -34,3 +34,6 @@ export { ImageFolderSampler, type ImageFolderSamplerOptions, type ImageFolderSam
 export { openUnpairedFolders, type UnpairedFolders, type UnpairedFoldersOptions } from './data/unpaired.js';
 export { PairedFolders, alignedCrops, type ImagePair, type LoadedPair } from './data/paired.js';
 export type { Sampler } from './data/sampler.js';
+
+// Neural optimal transport: costs, problems, solvers.
+export * from './ot/index.js';

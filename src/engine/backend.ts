@@ -47,6 +47,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendName>
   const { registerCoreGradients, registerMissingGradients } = await import('./gradients.js');
   await registerCoreGradients();
   registerMissingGradients();
+  (await import('./matmul-gradient.js')).registerUntransposedMatMulGradient();
   const allowed = isNode ? NODE_BACKENDS : BROWSER_BACKENDS;
   if (requested !== undefined && !allowed.includes(requested)) {
     throw new UsageError(

@@ -11,9 +11,9 @@ export const WASM_TRAINING_KERNELS = ['Conv2DBackpropInput', 'Conv2DBackpropFilt
 export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 
 const stock = new Map<string, tf.KernelConfig>();
-let filterGradStrategy: FilterGradStrategy = 'auto';
+let filterGradStrategy: FilterGradStrategy = 'patches';
 
-/** Forces one filter-gradient method (for benchmarks and tests); `auto` picks per shape. */
+/** Picks the filter-gradient method (benchmarks and tests compare them; `patches` is the fast one). */
 export function setFilterGradStrategy(strategy: FilterGradStrategy): void {
   filterGradStrategy = strategy;
 }

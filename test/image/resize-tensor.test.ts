@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackendWithGradients as initBackend } from '../helpers/gradients.js';
+import { initBackend } from '../../src/engine/backend.js';
 import { upsampleBicubic, upsamplePhaseTaps } from '../../src/image/resize-tensor.js';
 import { resizeBicubic } from '../../src/image/resize.js';
 import type { FloatImage } from '../../src/image/io.js';

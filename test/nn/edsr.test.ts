@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackendWithGradients as initBackend } from '../helpers/gradients.js';
+import { initBackend } from '../../src/engine/backend.js';
 import { UsageError } from '../../src/errors.js';
 import { Edsr } from '../../src/nn/edsr.js';
 import { pixelShuffle } from '../../src/nn/ops.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../../src/errors.js';
 import { Unet, padBottomRight } from '../../src/nn/unet.js';
-import { initBackendWithGradients as initBackend } from '../helpers/gradients.js';
+import { initBackend } from '../../src/engine/backend.js';
 
 test('Unet keeps the resolution for any input size and has the declared parameter count', async () => {
   await initBackend('cpu');

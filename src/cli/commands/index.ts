@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { benchCommand } from './bench/index.js';
 import { degradeCommand } from './degrade.js';
 import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
@@ -7,5 +8,6 @@ import { serveCommand } from './serve.js';
 export function registerCommands(program: Command): void {
   program.addCommand(demoCommand());
   program.addCommand(degradeCommand());
+  program.addCommand(benchCommand());
   program.addCommand(serveCommand());
 }

@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Adam } from './adam.js';
+import type { OtNetworks, OtProblem } from './problem.js';
+import { type CommonSolverOptions, OtSolver, type StepLosses, readScalar } from './solver.js';
+
+export interface RegularizedGANOptions extends CommonSolverOptions {
+  /** λ, the weight of the transport cost in the map's loss; 0 gives a plain WGAN-GP. Default 1. */
+  lambda?: number;
+  /** n: critic updates per map update. Default 10 (the reference benchmark's D_ITERS). */
+  criticSteps?: number;
+  /** Weight of the gradient penalty. Default 10. */
+  gpWeight?: number;
+  /** Adam learning rate of the map. Default 1e-4. */
+  mapLr?: number;
+  /** Adam learning rate of the critic. Default 1e-4. */
+  potentialLr?: number;
+  /** Adam (beta1, beta2). Default (0, 0.9), WGAN-GP's. */
+  betas?: [number, number];
+}
+
+/**
+ * The regularized GAN baseline: a WGAN-GP critic f (n updates on E f(T(x)) − E f(y) + w·E(|∇f(x̂)| − 1)²,
+ * x̂ uniform on segments between T(x) and y), then one map update on E[λ·c(x, T(x)) − f(T(x))].
+ * The paper shows its solution T^λ is an OT map between P and T^λ#P ≠ Q: it is biased, more so as λ grows.
+ */
+export class RegularizedGAN extends OtSolver {
+  readonly kind = 'gan' as const;
+  readonly lambda: number;
+  readonly criticSteps: number;
+  readonly gpWeight: number;
+  protected readonly mapOptimizer: Adam;
+  protected readonly potentialOptimizer: Adam;
+
+  constructor(problem: OtProblem, networks: OtNetworks, options: RegularizedGANOptions = {}) {
+    super(problem, networks, options);
+    this.lambda = options.lambda ?? 1;
+    this.criticSteps = options.criticSteps ?? 10;
+    this.gpWeight = options.gpWeight ?? 10;
+    if (!(this.lambda >= 0)) throw new Error(`lambda must be >= 0, got ${this.lambda}`);
+    if (!Number.isInteger(this.criticSteps) || this.criticSteps < 1) {
+      throw new Error(`criticSteps must be a positive integer, got ${this.criticSteps}`);
+    }
+    const [beta1, beta2] = options.betas ?? [0, 0.9];
+    this.mapOptimizer = new Adam(networks.map.params, { lr: options.mapLr ?? 1e-4, beta1, beta2 });
+    this.potentialOptimizer = new Adam(networks.potential.params, { lr: options.potentialLr ?? 1e-4, beta1, beta2 });
+  }
+
+  protected async runStep(): Promise<Omit<StepLosses, 'step'>> {
+    let potentialLoss = 0;
+    let gradientPenalty = 0;
+    for (let i = 0; i < this.criticSteps; i++) {
+      const r = await this.criticUpdate();
+      potentialLoss += r.loss / this.criticSteps;
+      gradientPenalty += r.gp / this.criticSteps;
+    }
+    const { loss: mapLoss, cost } = await this.mapUpdate(this.lambda);
+    return { mapLoss, potentialLoss, cost, gradientPenalty };
+  }
+
+  private async criticUpdate(): Promise<{ loss: number; gp: number }> {
+    const x = await this.draw('source');
+    const y = await this.draw('target');
+    const b = this.batchSize;
+    const eta = new Float32Array(b);
+    for (let i = 0; i < b; i++) eta[i] = this.rng.next();
+    try {
+      const [loss, gp] = tf.tidy(() => {
+        const tx = this.map.apply(x);
+        if (!tf.util.arraysEqual(tx.shape, y.shape)) {
+          throw new Error(`T(x) has shape ${JSON.stringify(tx.shape)} but target samples have ${JSON.stringify(y.shape)}`);
+        }
+        const e = tf.tensor(eta, [b, ...Array(y.rank - 1).fill(1)]);
+        const xh = tf.add(tf.mul(e, y), tf.mul(tf.sub(1, e), tx));
+        const axes = [...Array(y.rank).keys()].slice(1);
+        let penalty: tf.Tensor | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const g = tf.grad((z: tf.Tensor) => tf.sum(this.potentialOf(z)))(xh);
+          const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), axes), 1e-12));
+          penalty = tf.keep(tf.mean(tf.square(tf.sub(norm, 1))));
+          const gap = tf.sub(tf.mean(this.potentialOf(tx)), tf.mean(this.potentialOf(y)));
+          return tf.add(gap, tf.mul(penalty, this.gpWeight)) as tf.Scalar;
+        }, this.potential.trainableVariables());
+        this.potentialOptimizer.applyGradients(grads);
+        return [value, penalty!];
+      });
+      return { loss: await readScalar(loss), gp: await readScalar(gp) };
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+}

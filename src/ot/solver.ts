@@ -1,0 +1,261 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { CancelledError, OtsrError } from '../errors.js';
+import type { Module } from '../nn/module.js';
+import { Rng } from '../util/rng.js';
+import { Adam, type AdamState, assignChecked } from './adam.js';
+import type { CostState } from './cost.js';
+import type { OtNetworks, OtProblem } from './problem.js';
+
+/** Losses of one outer step (numbers, already read back from the backend). */
+export interface StepLosses {
+  /** The outer step just completed, counting from 1. */
+  step: number;
+  /** Mean map objective over the map updates of this step (OTS: c − f(T); GAN: λc − f(T)). */
+  mapLoss: number;
+  /** Mean potential/critic objective over its updates (OTS: f(T) − f(y); GAN: the same + GP term). */
+  potentialLoss: number;
+  /** Mean transport cost c(x, T(x)) over the map batches of this step. */
+  cost: number;
+  /** GAN only: mean gradient penalty E(|∇f| − 1)² (without its weight). */
+  gradientPenalty?: number;
+}
+
+/** What `fit` reports after every outer step. */
+export interface OtProgress {
+  step: number;
+  totalSteps: number;
+  losses: StepLosses;
+}
+
+export interface FitOptions {
+  /** Total number of outer steps: `fit` continues from the current step count up to this one. */
+  steps: number;
+  onProgress?: (progress: OtProgress) => void | Promise<void>;
+  /** Checked between steps; an aborted signal makes `fit` throw CancelledError. */
+  signal?: AbortSignal;
+}
+
+/** A solver's result: the trained networks (the same objects it was given) and the loss history. */
+export interface OtResult {
+  map: Module;
+  potential: Module;
+  history: StepLosses[];
+  steps: number;
+}
+
+/**
+ * Everything needed to continue a run exactly: weights, both optimizers' slots and counters, the RNG states
+ * (the solver's and the samplers') and the step. Tensors are owned by whoever holds the state
+ * ({@link disposeSolverState}); everything else is plain JSON.
+ */
+export interface SolverState {
+  kind: 'ots' | 'gan';
+  step: number;
+  map: Record<string, tf.Tensor>;
+  potential: Record<string, tf.Tensor>;
+  mapOptimizer: AdamState;
+  potentialOptimizer: AdamState;
+  rng: number[];
+  source: unknown;
+  target: unknown;
+  cost: CostState | null;
+  history: StepLosses[];
+}
+
+/** Frees the tensors held by a state from {@link OtSolver.getState}. */
+export function disposeSolverState(state: SolverState): void {
+  const all: tf.Tensor[] = [
+    ...Object.values(state.map),
+    ...Object.values(state.potential),
+    ...Object.values(state.mapOptimizer.m),
+    ...Object.values(state.mapOptimizer.v),
+    ...Object.values(state.potentialOptimizer.m),
+    ...Object.values(state.potentialOptimizer.v),
+    ...Object.values(state.cost?.weights ?? {}),
+  ];
+  tf.dispose(all);
+}
+
+/** Options shared by the solvers. */
+export interface CommonSolverOptions {
+  /** Samples per batch from P and from Q. */
+  batchSize?: number;
+  /** Seed of the solver's own randomness (e.g. gradient-penalty interpolation). */
+  seed?: number;
+}
+
+/**
+ * Base of the neural OT solvers: step counting, fit/abort/progress, loss history and exact state.
+ * Subclasses implement one outer iteration in {@link OtSolver.runStep}.
+ */
+export abstract class OtSolver {
+  abstract readonly kind: 'ots' | 'gan';
+  readonly problem: OtProblem;
+  readonly map: Module;
+  readonly potential: Module;
+  readonly batchSize: number;
+  protected readonly rng: Rng;
+  protected abstract readonly mapOptimizer: Adam;
+  protected abstract readonly potentialOptimizer: Adam;
+  private completed = 0;
+  private readonly lossHistory: StepLosses[] = [];
+
+  constructor(problem: OtProblem, networks: OtNetworks, options: CommonSolverOptions) {
+    this.problem = problem;
+    this.map = networks.map;
+    this.potential = networks.potential;
+    this.batchSize = options.batchSize ?? 64;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
+      throw new Error(`batchSize must be a positive integer, got ${this.batchSize}`);
+    }
+    this.rng = new Rng(options.seed ?? 0);
+  }
+
+  /** Outer steps completed so far. */
+  get stepCount(): number {
+    return this.completed;
+  }
+
+  /** Losses of every outer step so far (a copy). */
+  get history(): StepLosses[] {
+    return [...this.lossHistory];
+  }
+
+  /** One outer iteration; returns its losses. */
+  protected abstract runStep(): Promise<Omit<StepLosses, 'step'>>;
+
+  /** Runs one outer iteration (OTS: k map updates + 1 potential update; GAN: n critic updates + 1 map update). */
+  async step(): Promise<StepLosses> {
+    if (!tf.getGradient('Sum')) {
+      throw new OtsrError('TF.js gradients are not registered: call initBackend() before training');
+    }
+    const partial = await this.runStep();
+    this.completed += 1;
+    this.problem.cost.afterStep?.(this.completed, this.map);
+    const losses: StepLosses = { step: this.completed, ...partial };
+    this.lossHistory.push(losses);
+    return losses;
+  }
+
+  /** Trains until `steps` outer steps are done, reporting progress after each; honours `signal` between steps. */
+  async fit(options: FitOptions): Promise<OtResult> {
+    for await (const losses of this.iterate(options.steps, options.signal)) {
+      await options.onProgress?.({ step: losses.step, totalSteps: options.steps, losses });
+    }
+    return { map: this.map, potential: this.potential, history: this.history, steps: this.completed };
+  }
+
+  /** The same loop as an async iterator: yields each step's losses until `steps` steps are done. */
+  async *iterate(steps: number, signal?: AbortSignal): AsyncGenerator<StepLosses> {
+    if (!Number.isInteger(steps) || steps < 0) throw new Error(`steps must be a non-negative integer, got ${steps}`);
+    while (this.completed < steps) {
+      if (signal?.aborted) throw new CancelledError();
+      yield await this.step();
+    }
+  }
+
+  /** A snapshot of everything needed to resume exactly (tensors are new and owned by the caller). */
+  getState(): SolverState {
+    return {
+      kind: this.kind,
+      step: this.completed,
+      map: cloneParams(this.map),
+      potential: cloneParams(this.potential),
+      mapOptimizer: this.mapOptimizer.getState(),
+      potentialOptimizer: this.potentialOptimizer.getState(),
+      rng: this.rng.getState(),
+      source: this.problem.source.getState(),
+      target: this.problem.target.getState(),
+      cost: this.problem.cost.getState?.() ?? null,
+      history: this.history,
+    };
+  }
+
+  /** Restores a snapshot (values are copied; the caller still owns `state`). */
+  setState(state: SolverState): void {
+    if (state.kind !== this.kind) throw new Error(`cannot restore a '${state.kind}' solver state into a '${this.kind}' solver`);
+    assignParams(this.map, state.map, 'map');
+    assignParams(this.potential, state.potential, 'potential');
+    this.mapOptimizer.setState(state.mapOptimizer);
+    this.potentialOptimizer.setState(state.potentialOptimizer);
+    this.rng.setState(state.rng);
+    this.problem.source.setState(state.source);
+    this.problem.target.setState(state.target);
+    this.problem.cost.setState?.(state.cost);
+    this.completed = state.step;
+    this.lossHistory.splice(0, this.lossHistory.length, ...state.history);
+  }
+
+  /** Frees the optimizer slots (not the networks, the samplers or the cost, which the caller owns). */
+  dispose(): void {
+    this.mapOptimizer.dispose();
+    this.potentialOptimizer.dispose();
+  }
+
+  /**
+   * One map update on E[λ·c(x, T(x)) − f(T(x))] with a fresh batch x ~ P.
+   * @returns the objective and the mean cost c(x, T(x)) of the batch.
+   */
+  protected async mapUpdate(lambda: number): Promise<{ loss: number; cost: number }> {
+    const x = await this.draw('source');
+    try {
+      const [loss, cost] = tf.tidy(() => {
+        let c: tf.Tensor | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const tx = this.map.apply(x);
+          c = tf.keep(tf.mean(this.problem.cost.cost(x, tx)));
+          return tf.sub(tf.mul(c, lambda), tf.mean(this.potentialOf(tx))) as tf.Scalar;
+        }, this.map.trainableVariables());
+        this.mapOptimizer.applyGradients(grads);
+        return [value, c!];
+      });
+      return { loss: await readScalar(loss), cost: await readScalar(cost) };
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** f(y) as a [B] tensor, whatever the potential's output shape ([B] or [B,1]). */
+  protected potentialOf(y: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const out = this.potential.apply(y);
+      if (out.size !== y.shape[0]) {
+        throw new Error(`the potential must return one value per sample, got shape ${JSON.stringify(out.shape)} for a batch of ${y.shape[0]}`);
+      }
+      return tf.reshape(out, [-1]);
+    });
+  }
+
+  /** Draws a batch from a sampler, checking its shape against the sampler's declared one. */
+  protected async draw(which: 'source' | 'target'): Promise<tf.Tensor> {
+    const sampler = this.problem[which];
+    const x = await sampler.sample(this.batchSize);
+    const want = [this.batchSize, ...sampler.shape];
+    if (!tf.util.arraysEqual(x.shape, want)) {
+      x.dispose();
+      throw new Error(`the ${which} sampler returned shape ${JSON.stringify(x.shape)}, expected ${JSON.stringify(want)}`);
+    }
+    return x;
+  }
+}
+
+function cloneParams(m: Module): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const [name, v] of m.params) out[name] = tf.clone(v);
+  return out;
+}
+
+function assignParams(m: Module, values: Record<string, tf.Tensor>, what: string): void {
+  for (const [name, v] of m.params) {
+    const src = values[name];
+    if (!src) throw new Error(`${what} state lacks parameter ${name}`);
+    assignChecked(v, src, `${what} ${name}`);
+  }
+}
+
+/** Reads a scalar tensor and disposes it. */
+export async function readScalar(t: tf.Tensor): Promise<number> {
+  const v = (await t.data())[0]!;
+  t.dispose();
+  return v;
+}
