@@ -28,9 +28,20 @@ export function onDropFiles(zone: HTMLElement, handler: (files: File[]) => void)
   });
 }
 
-/** Lets the browser paint (progress bars) between chunks of work. */
-export function nextFrame(): Promise<void> {
-  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+/**
+ * Ends the current task so that the browser can paint (progress bars) and handle input (Cancel) between
+ * chunks of work. A MessageChannel message, not requestAnimationFrame or setTimeout: those stop or slow to
+ * once a second (or a minute) in a background tab, and the work would stall there.
+ */
+export function yieldToPage(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 /** Seconds, readably. */

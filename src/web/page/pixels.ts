@@ -9,6 +9,11 @@ import type { RgbImage } from '../../image/pixels.js';
 /** The largest canvas Chromium and Firefox accept: 32767 pixels a side, 268 million pixels in all. */
 export const MAX_CANVAS_SIDE = 32767;
 export const MAX_CANVAS_PIXELS = 268_435_456;
+/**
+ * The largest result the page makes: the tiled upscaler bounds the model's memory by the tile, but the
+ * result itself is held as floats (16 bytes a pixel with alpha) and then as a canvas.
+ */
+export const MAX_OUTPUT_PIXELS = 64_000_000;
 
 /** Decodes an image file (JPEG, PNG, WebP, GIF, AVIF, BMP: whatever the browser reads) to RGB + alpha. */
 export async function decodeImageFile(file: Blob, name: string, maxPixels = 100_000_000): Promise<RgbImage> {
@@ -98,8 +103,8 @@ export function canvasLimitProblem(width: number, height: number): string | unde
   if (width > MAX_CANVAS_SIDE || height > MAX_CANVAS_SIDE) {
     return `the result would be ${width}x${height}, wider than browsers draw (${MAX_CANVAS_SIDE} pixels a side)`;
   }
-  if (width * height > MAX_CANVAS_PIXELS) {
-    return `the result would be ${width}x${height} = ${(width * height / 1e6).toFixed(0)} megapixels, more than browsers draw (${MAX_CANVAS_PIXELS / 1e6} megapixels); use the CLI (otsr upscale)`;
+  if (width * height > MAX_OUTPUT_PIXELS) {
+    return `the result would be ${width}x${height} = ${((width * height) / 1e6).toFixed(0)} megapixels, more than this page makes (${MAX_OUTPUT_PIXELS / 1e6}); use the CLI (otsr upscale) for images this large`;
   }
   return undefined;
 }
