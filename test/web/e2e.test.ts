@@ -333,6 +333,29 @@ test('transparency is upscaled too (alpha exact; colour exact where the photo is
   assert.ok(colourDiff <= 1, `colour differs by up to ${colourDiff}`);
 });
 
+test('the webgl backend (forced with ?backend=webgl) agrees with Node too', { timeout: 40_000 }, async (t) => {
+  // A small crop: headless Chromium's WebGL is SwiftShader, a CPU emulation of a GPU, and slow.
+  const crop = path.join(tmp, 'crop.png');
+  await sharp(PHOTO).extract({ left: 60, top: 40, width: 48, height: 40 }).png().toFile(crop);
+  const input = await readImage(crop);
+  const gl = await context!.newPage();
+  gl.on('pageerror', (e) => pageErrors.push(e.message));
+  await gl.goto(`${page.url().split('?')[0]}?backend=webgl`);
+  await gl.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  assert.equal(await gl.getAttribute('body', 'data-backend'), 'webgl');
+  t.diagnostic(`forced backend: ${await gl.textContent('#backend')}`);
+  await gl.waitForFunction(() => (document.getElementById('model-select') as HTMLSelectElement).value === 'served', null, { timeout: 20_000 });
+  await gl.setInputFiles('#image-input', crop);
+  await gl.waitForFunction(() => document.getElementById('upscale')!.dataset.state === 'ready');
+  const out = await upscaleInPage(gl, /^crop_otsr_x4\.png$/);
+  const expected = fromFloat(await upscale(toFloat(input), { model: (x) => model.apply(x) as tf.Tensor4D, scale: SCALE, tile: 128, overlap: 16 }));
+  const d = compare(out, expected);
+  t.diagnostic(`webgl vs Node: max ${d.max}, ${(100 * d.differing).toFixed(3)}% of values differ`);
+  assert.ok(d.max <= 1 && d.differing < 0.01, `page (webgl) and Node disagree: ${JSON.stringify(d)}`);
+  await gl.close();
+  assert.deepEqual(pageErrors, []);
+});
+
 test('a large upscale shows progress and can be cancelled', { timeout: 60_000 }, async () => {
   await page.click('#tab-upscale');
   const big = path.join(repoRoot, '..', 'shared', 'data', 'unpaired-x4', 'train', 'hr');

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../../errors.js';
 import type { RgbImage } from '../../image/pixels.js';
+import { canEncodePng, encodePngBytes } from './png.js';
 
 /** The largest canvas Chromium and Firefox accept: 32767 pixels a side, 268 million pixels in all. */
 export const MAX_CANVAS_SIDE = 32767;
@@ -89,8 +90,10 @@ export function drawToCanvas(canvas: HTMLCanvasElement, img: RgbImage): void {
   ctx.putImageData(toImageData(img), 0, 0);
 }
 
-/** Encodes an image as PNG (lossless: the file holds exactly these bytes). */
+/** Encodes an image as PNG (lossless: the file holds exactly these bytes, alpha included). */
 export async function encodePng(img: RgbImage): Promise<Blob> {
+  if (canEncodePng()) return new Blob([await encodePngBytes(img)], { type: 'image/png' });
+  // Older browsers: through a canvas (exact for opaque pixels; colours under low alpha are approximated).
   const canvas = new OffscreenCanvas(img.width, img.height);
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('no 2D canvas context');
