@@ -33,7 +33,13 @@ export { ImageCache, DEFAULT_CACHE_BYTES, type ImageCacheOptions } from './data/
 export { ImageFolderSampler, type ImageFolderSamplerOptions, type ImageFolderSamplerState } from './data/image-folder.js';
 export { openUnpairedFolders, type UnpairedFolders, type UnpairedFoldersOptions } from './data/unpaired.js';
 export { PairedFolders, alignedCrops, type ImagePair, type LoadedPair } from './data/paired.js';
+export { ImageArraySampler, type ImageArraySamplerOptions, type ImageArraySamplerState } from './data/image-array.js';
 export type { Sampler } from './data/sampler.js';
 
 // Neural optimal transport: costs, problems, solvers.
 export * from './ot/index.js';
+
+// The web page's pieces usable from code: the in-memory training session and the page's server.
+export { WebTrainer, WEB_TRAIN_DEFAULTS, type WebTrainOptions, type NamedImages } from './web/trainer.js';
+export { startServer, type ServeOptions, type RunningServer } from './web/server.js';
+export { zipStore, crc32 } from './util/zip.js';
