@@ -1,10 +1,11 @@
 /** Sets of training photos picked or dropped in the Train tab, decoded once with the browser's decoder. */
+import { UsageError } from '../../errors.js';
 import type { RgbImage } from '../../image/pixels.js';
 import type { NamedImages } from '../trainer.js';
 import { decodeImageFile } from './pixels.js';
 
-/** Decoded bytes held at most, all sets together: beyond this a tab risks being killed. */
-export const MAX_DECODED_BYTES = 1.5 * 1024 ** 3;
+/** Decoded bytes held at most per set: the training itself needs memory too, and a tab has a few GiB. */
+export const MAX_DECODED_BYTES = 512 * 1024 ** 2;
 
 export interface DecodedSet extends NamedImages {
   /** Files that could not be decoded, with why. */
@@ -28,18 +29,19 @@ export async function decodeSet(
   let bytes = 0;
   for (const [i, f] of sorted.entries()) {
     onProgress(i, sorted.length);
+    let img: RgbImage;
     try {
-      const img = await decodeImageFile(f, f.name);
-      bytes += img.data.byteLength;
-      if (bytes > budgetBytes) {
-        throw new Error(`the images decode to more than ${(budgetBytes / 1024 ** 3).toFixed(1)} GiB; pick fewer or smaller ones`);
-      }
-      images.push({ width: img.width, height: img.height, data: img.data });
-      names.push(f.name);
+      img = await decodeImageFile(f, f.name);
     } catch (err) {
-      if (err instanceof Error && /GiB/.test(err.message)) throw err;
       failed.push((err as Error).message);
+      continue;
     }
+    bytes += img.data.byteLength;
+    if (bytes > budgetBytes) {
+      throw new UsageError(`the images decode to more than ${Math.round(budgetBytes / 1024 ** 2)} MiB; pick fewer or smaller ones`);
+    }
+    images.push({ width: img.width, height: img.height, data: img.data });
+    names.push(f.name);
   }
   onProgress(sorted.length, sorted.length);
   return { images, names, failed, bytes };
