@@ -275,6 +275,16 @@ test('the page trains a small OTS model from two sets of photos, like Node does,
 
   if (process.env.OTSR_UPDATE_SCREENSHOT) await page.screenshot({ path: path.join(repoRoot, 'docs', 'web-train-screenshot.png'), fullPage: true });
 
+  // A long run can be cancelled part-way; what was learned so far stays exportable.
+  await page.fill('#train-steps', '1000');
+  await page.click('#train-start');
+  await page.waitForFunction(() => /^step [2-9]\d*\/1000/.test(document.getElementById('train-status')!.textContent ?? ''), null, { timeout: 20_000 });
+  await page.click('#train-cancel');
+  await page.waitForFunction(() => document.getElementById('train')!.dataset.state !== 'running', null, { timeout: 20_000 });
+  assert.equal(await page.getAttribute('#train', 'data-state'), 'cancelled');
+  assert.match((await page.textContent('#train-status')) ?? '', /^cancelled after \d+ steps/);
+  assert.equal(await page.isEnabled('#train-export'), true);
+
   // The trained map goes straight to the Upscale tab.
   await page.click('#train-use');
   assert.equal(await page.inputValue('#model-select'), 'trained');
