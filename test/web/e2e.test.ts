@@ -29,9 +29,10 @@ import { buildModule } from '../../src/nn/registry.js';
 import { loadModel, saveModel } from '../../src/nn/serialize-node.js';
 import { WebTrainer } from '../../src/web/trainer.js';
 import { repoRoot } from '../helpers/cli.js';
+import { unpairedX4 } from '../helpers/data.js';
 
 const CHROMIUM = process.env.OTSR_CHROMIUM ?? '/usr/bin/chromium';
-const PHOTO = path.join(repoRoot, '..', 'shared', 'data', 'unpaired-x4', 'val', 'lr', 'building.jpg');
+const PHOTO = path.join(unpairedX4, 'val', 'lr', 'building.jpg');
 const SCALE = 4;
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'otsr-e2e-'));
@@ -203,7 +204,7 @@ test('the page upscales a photo in Chromium like Node does (served model, picked
 
 test('the page trains a small OTS model from two sets of photos, like Node does, and exports it for loadModel', { timeout: 60_000 }, async (t) => {
   const pick = (which: 'lr' | 'hr') => {
-    const dir = path.join(repoRoot, '..', 'shared', 'data', 'unpaired-x4', 'train', which);
+    const dir = path.join(unpairedX4, 'train', which);
     return readdirSync(dir).sort().slice(0, 4).map((f) => path.join(dir, f));
   };
   const settings = { steps: 4, crop: 32, batch: 2, kMap: 2, learningRate: 1e-3, seed: 7 };
@@ -368,7 +369,7 @@ test('the webgl backend (forced with ?backend=webgl) agrees with Node too', { ti
 
 test('a large upscale shows progress and can be cancelled', { timeout: 60_000 }, async () => {
   await page.click('#tab-upscale');
-  const big = path.join(repoRoot, '..', 'shared', 'data', 'unpaired-x4', 'train', 'hr');
+  const big = path.join(unpairedX4, 'train', 'hr');
   await page.setInputFiles('#image-input', path.join(big, readdirSync(big).sort()[0]!));
   await page.waitForFunction(() => document.getElementById('upscale')!.dataset.state === 'ready');
   await page.selectOption('#model-select', 'served');
