@@ -45,7 +45,7 @@ export { writeRunReport } from './train/report.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
 export * from './upscale/index.js';
 export { loadUpscaler, type Upscaler } from './upscale/upscaler-node.js';
-export { upscaleFiles, upscaleRgb, planOutputs } from './upscale/files.js';
+export { upscaleFiles, upscaleRgb, planOutputs } from './upscale/files-node.js';
 export * from './metrics/index.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
 export { RateMeter, type ProgressEvent } from './util/progress.js';
