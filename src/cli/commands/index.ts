@@ -4,6 +4,7 @@ import { degradeCommand } from './degrade.js';
 import { demoCommand } from './demo.js';
 import { reportCommand, trainCommand } from './train.js';
 import { upscaleCommand } from './upscale.js';
+import { serveCommand } from './serve.js';
 
 /** Every subcommand lives in its own module; add new ones here. */
 export function registerCommands(program: Command): void {
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   program.addCommand(upscaleCommand());
   program.addCommand(degradeCommand());
   program.addCommand(benchCommand());
+  program.addCommand(serveCommand());
 }
