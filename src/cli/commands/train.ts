@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { initBackend, parseBackendName } from '../../engine/backend.js';
-import { DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch } from '../../train/config.js';
+import { DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch, validateConfig } from '../../train/config.js';
 import { writeRunReport } from '../../train/report.js';
 import { train } from '../../train/train.js';
 import { floatOption, intOption } from '../options.js';
@@ -58,6 +58,7 @@ export function trainCommand(): Command {
         sampleEvery: o.sampleEvery,
         cacheMB: o.cacheMb,
       };
+      validateConfig(config); // bad numbers fail before the backend starts
       const backend = await initBackend(o.backend);
       process.stderr.write(`otsr train: ${config.solver}${config.solver === 'gan' ? ` (lambda ${config.lambda})` : ''}, x${config.scale}, ${config.steps} steps, backend ${backend}\n`);
       const bar = progressRenderer('train', { unit: 'steps' });
