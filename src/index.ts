@@ -39,6 +39,19 @@ export type { Sampler } from './data/sampler.js';
 // Neural optimal transport: costs, problems, solvers.
 export * from './ot/index.js';
 
+// Training, inference and metrics (Node: they read and write files).
+export { train, type TrainOptions, type TrainResult } from './train/train.js';
+export { DEFAULT_TRAIN_CONFIG, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from './train/config.js';
+export { writeRunReport } from './train/report.js';
+export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
+export * from './upscale/index.js';
+export { loadUpscaler, type Upscaler } from './upscale/upscaler-node.js';
+export { upscaleFiles, upscaleRgb, planOutputs } from './upscale/files-node.js';
+export * from './metrics/index.js';
+export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
+export { RateMeter, type ProgressEvent } from './util/progress.js';
+export { Rng } from './util/rng.js';
+
 // The web page's pieces usable from code: the in-memory training session and the page's server.
 export { WebTrainer, WEB_TRAIN_DEFAULTS, type WebTrainOptions, type NamedImages } from './web/trainer.js';
 export { startServer, type ServeOptions, type RunningServer } from './web/server.js';

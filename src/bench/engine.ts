@@ -17,10 +17,23 @@ export interface ConvShape {
   stride: number;
 }
 
+/**
+ * Median wall time, and the median CPU time of this process over the same runs. On a machine shared with
+ * other work the wall time grows with the load; the CPU time much less (it still grows when a busy
+ * hyperthread sibling shares the core), so it is the steadier figure to compare runs by.
+ */
 export interface Timing {
   ms: number;
   gflops: number;
+  cpuMs: number;
 }
+
+interface Measured {
+  ms: number;
+  cpuMs: number;
+}
+
+type ConvBackprop = 'Conv2DBackpropInput' | 'Conv2DBackpropFilter';
 
 export interface KernelRow {
   kernel: 'Conv2D' | WasmTrainingKernel;
@@ -38,7 +51,7 @@ export interface KernelRow {
 export interface EngineBenchResult {
   kernels: KernelRow[];
   /** The reference training step: EDSR 8×64, ×4, LR 24² -> HR 96², batch 8, L1 loss, Adam. */
-  edsrStep: { ms: number; gflop: number; gflops: number; timedSteps: number; allMs: number[] };
+  edsrStep: { ms: number; gflop: number; gflops: number; cpuMs: number; timedSteps: number; allMs: number[] };
   maxRelError: number;
   machine: { cpu: string; cores: number; node: string; loadavgBefore: number[]; loadavgAfter: number[] };
   date: string;
@@ -104,18 +117,22 @@ function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError('benchmark cancelled');
 }
 
-/** Median wall time (ms) of `reps` runs of `f` after one warm-up; `f` returns a tensor that is read and freed. */
-function timeKernel(f: () => tf.Tensor, reps: number, warmUp = true): number {
+/** Median wall and CPU time (ms) of `reps` runs of `f` after one warm-up; `f` returns a tensor that is read and freed. */
+function timeKernel(f: () => tf.Tensor, reps: number, warmUp = true): Measured {
   if (warmUp) f().dispose();
-  const times: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const y = f();
     y.dataSync();
-    times.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
     y.dispose();
   }
-  return median(times);
+  return { ms: median(wall), cpuMs: median(cpu) };
 }
 
 function attrsFor(s: ConvShape) {
@@ -137,7 +154,7 @@ function relError(actual: Float32Array, expected: Float32Array): number {
 }
 
 /** Error of otsr's wasm kernels against cpu on `s` at reduced batch and size (same channels, filter, stride). */
-async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<WasmTrainingKernel, number>> {
+async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<ConvBackprop, number>> {
   const small = { ...s, batch: 1, size: Math.min(s.size, 9) };
   const out = Math.ceil(small.size / small.stride);
   const xv = rng.normals(small.size * small.size * s.inC);
@@ -160,7 +177,7 @@ async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<WasmTraining
 }
 
 /** Times tfjs-backend-wasm's own kernel `name` (one run, no warm-up: the stock dX is a naive loop). */
-function timeStock(name: WasmTrainingKernel, inputs: Record<string, tf.Tensor>, attrs: object): number | undefined {
+function timeStock(name: WasmTrainingKernel, inputs: Record<string, tf.Tensor>, attrs: object): Measured | undefined {
   const stock = stockWasmKernel(name, tf.backend());
   if (stock === undefined) return undefined;
   const call = () =>
@@ -193,7 +210,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     maxRelError = Math.max(maxRelError, errors.Conv2DBackpropInput, errors.Conv2DBackpropFilter);
     await initBackend('wasm');
     const gflop = convGflop(s);
-    const timing = (ms: number): Timing => ({ ms: round(ms, 2), gflops: round(gflop / (ms / 1000), 2) });
+    const timing = (m: Measured): Timing => ({ ms: round(m.ms, 2), gflops: round(gflop / (m.ms / 1000), 2), cpuMs: round(m.cpuMs, 2) });
     const out = Math.ceil(s.size / s.stride);
     const x = tf.tensor4d(rng.normals(s.batch * s.size * s.size * s.inC), [s.batch, s.size, s.size, s.inC]);
     const w = tf.tensor4d(rng.normals(s.k * s.k * s.inC * s.outC), [s.k, s.k, s.inC, s.outC]);
@@ -234,6 +251,21 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
         otsr: timing(ourDw),
         ...(convMethod ? { convMethod } : {}),
         relError: errors.Conv2DBackpropFilter,
+      });
+
+      // The bias gradient: dy summed over batch, rows and columns (1 add per element).
+      const sumAttrs = { axis: [0, 1, 2], keepDims: false };
+      const stockSum = timeStock('Sum', { x: dy }, sumAttrs);
+      const ourSum = timeKernel(() => run('Sum', { x: dy }, sumAttrs), reps);
+      const sumGflop = dy.size / 1e9;
+      const sumTiming = (m: Measured): Timing => ({ ms: round(m.ms, 2), gflops: round(sumGflop / (m.ms / 1000), 2), cpuMs: round(m.cpuMs, 2) });
+      kernels.push({
+        kernel: 'Sum',
+        shape: s,
+        gflop: round(sumGflop, 4),
+        stock: stockSum === undefined ? null : sumTiming(stockSum),
+        otsr: sumTiming(ourSum),
+        relError: 0,
       });
     } finally {
       tf.dispose([x, w, dy]);
@@ -278,26 +310,35 @@ async function benchEdsrStep(
   const target = tf.tensor4d(rng.normals(cfg.batch * hr * hr * 3, 0.5), [cfg.batch, hr, hr, 3]);
   const optimizer = tf.train.adam(1e-4);
   const vars = model.trainableVariables();
-  const step = () => {
+  const step = (): Measured => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const loss = optimizer.minimize(() => tf.tidy(() => tf.mean(tf.abs(tf.sub(model.apply(lr), target))) as tf.Scalar), true, vars)!;
     loss.dataSync();
     loss.dispose();
-    return performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
   };
   try {
     step();
     step();
     progress('EDSR warm-up');
-    const allMs: number[] = [];
+    const runs: Measured[] = [];
     for (let i = 0; i < steps; i++) {
       checkAbort(options.signal);
-      allMs.push(step());
+      runs.push(step());
       progress(`EDSR step ${i + 1}/${steps}`);
     }
     const gflop = edsrStepGflop(cfg);
-    const ms = median(allMs);
-    return { ms: round(ms, 1), gflop: round(gflop, 3), gflops: round(gflop / (ms / 1000), 2), timedSteps: steps, allMs: allMs.map((t) => round(t, 1)) };
+    const ms = median(runs.map((r) => r.ms));
+    return {
+      ms: round(ms, 1),
+      gflop: round(gflop, 3),
+      gflops: round(gflop / (ms / 1000), 2),
+      cpuMs: round(median(runs.map((r) => r.cpuMs)), 1),
+      timedSteps: steps,
+      allMs: runs.map((r) => round(r.ms, 1)),
+    };
   } finally {
     optimizer.dispose();
     model.dispose();
@@ -312,20 +353,22 @@ function round(x: number, digits: number): number {
 
 /** A plain-text table of a result, for terminals. */
 export function formatEngineBench(r: EngineBenchResult): string {
-  const rows = [['kernel', 'layer', 'GFLOP', 'stock ms', 'stock GF/s', 'otsr ms', 'otsr GF/s', 'speed-up', 'rel.err']];
+  const rows = [['kernel', 'layer', 'GFLOP', 'stock ms', 'stock GF/s', 'otsr ms', 'otsr GF/s', 'otsr CPU ms', 'speed-up', 'rel.err']];
   for (const k of r.kernels) {
     rows.push([
-      k.kernel,
+      k.kernel === 'Sum' ? 'Sum (bias grad)' : k.kernel,
       k.shape.name,
       k.gflop.toFixed(3),
       k.stock ? k.stock.ms.toFixed(1) : 'missing',
       k.stock ? k.stock.gflops.toFixed(1) : '-',
       k.otsr.ms.toFixed(1),
       k.otsr.gflops.toFixed(1),
+      k.otsr.cpuMs.toFixed(1),
       k.stock && k.kernel !== 'Conv2D' ? `${(k.stock.ms / k.otsr.ms).toFixed(1)}x` : '-',
-      k.kernel === 'Conv2D' ? '-' : k.relError.toExponential(1),
+      k.kernel === 'Conv2D' || k.kernel === 'Sum' ? '-' : k.relError.toExponential(1),
     ]);
   }
+  const convRows = r.kernels.filter((k) => k.convMethod);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
   const e = r.edsrStep;
@@ -335,7 +378,14 @@ export function formatEngineBench(r: EngineBenchResult): string {
     '',
     table,
     '',
-    `EDSR training step: ${e.ms.toFixed(1)} ms median of ${e.timedSteps} (${e.gflop.toFixed(2)} GFLOP, ${e.gflops.toFixed(1)} GFLOP/s); steps: ${e.allMs.join(', ')} ms`,
+    ...(convRows.length
+      ? [
+          'Conv2DBackpropFilter as one conv with dy as the filter (DESIGN.md, for comparison): ' +
+            convRows.map((k) => `${k.shape.name} ${k.convMethod!.gflops.toFixed(1)} GF/s`).join(', '),
+          '',
+        ]
+      : []),
+    `EDSR training step: ${e.ms.toFixed(1)} ms median of ${e.timedSteps} (${e.gflop.toFixed(2)} GFLOP, ${e.gflops.toFixed(1)} GFLOP/s; CPU ${e.cpuMs.toFixed(0)} ms); steps: ${e.allMs.join(', ')} ms`,
     `max relative error vs cpu: ${r.maxRelError.toExponential(2)}`,
   ].join('\n');
 }

@@ -61,6 +61,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendName>
       await importBackend(name);
       if (await tf.setBackend(name)) {
         await tf.ready();
+        silenceCpuBanner();
         return name;
       }
     } catch (err) {
@@ -75,4 +76,14 @@ export function parseBackendName(value: string): BackendName {
   const all: BackendName[] = ['wasm', 'cpu', 'webgl', 'webgpu'];
   if ((all as string[]).includes(value)) return value as BackendName;
   throw new UsageError(`unknown backend '${value}'; choose one of: ${all.join(', ')}`);
+}
+
+/**
+ * tfjs's cpu backend prints "install our node backend" on its first tensor in Node. otsr deliberately does not
+ * use tfjs-node (its install downloads libtensorflow), so that advice would only mislead users.
+ */
+function silenceCpuBanner(): void {
+  if (!isNode || !tf.engine().registryFactory.cpu) return;
+  const cpu = tf.engine().findBackend('cpu') as unknown as { firstUse?: boolean } | undefined;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
 }

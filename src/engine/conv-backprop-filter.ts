@@ -21,7 +21,7 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
  * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; and the im2col
  * of dy instead of x, for small Cout.)
  */
-export type FilterGradStrategy = 'patches' | 'conv';
+export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
 
 /**
  * Longest contraction (batch · output pixels) of one GEMM. XNNPACK streams the whole contraction for
@@ -46,19 +46,42 @@ export function conv2dBackpropFilter(
   dy: TensorInfo,
   filterShape: [number, number, number, number],
   attrs: ConvBackpropAttrs,
-  strategy: FilterGradStrategy = 'patches',
+  strategy: FilterGradStrategy = 'auto',
 ): TensorInfo {
   const info = backpropConvInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
   const gh = geometryH(info);
   const gw = geometryW(info);
   // Every tap reads only padding: the gradient is zero.
   if (gh.used <= 0 || gw.used <= 0) return calls.keep(calls.zeros([...filterShape]));
-  if (strategy === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
+  const strided = info.strideHeight > 1 || info.strideWidth > 1;
+  // shiftedDy is written for stride 1 (a strided dy would leave most of D zero).
+  const method = strategy === 'auto' ? chooseMethod(info) : strategy === 'shiftedDy' && strided ? 'patches' : strategy;
+  if (method === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
   const xt = paddedChannelsFirst(calls, x, info, gh, gw);
   let acc: TensorInfo | undefined;
-  for (const block of contractionBlocks(info)) acc = accumulate(calls, acc, patchesBlock(calls, xt, dy, info, block, gh, gw));
+  if (method === 'patches') {
+    for (const block of contractionBlocks(info)) acc = accumulate(calls, acc, patchesBlock(calls, xt, dy, info, block, gh, gw));
+    calls.free(xt);
+    return calls.keep(calls.reshape(acc!, [...filterShape]));
+  }
+  const grid = { batchSize: info.batchSize, outHeight: gridSize(gh), outWidth: gridSize(gw) };
+  for (const block of contractionBlocks(grid)) acc = accumulate(calls, acc, shiftedDyBlock(calls, xt, dy, info, block, gh, gw));
   calls.free(xt);
-  return calls.keep(calls.reshape(acc!, [...filterShape]));
+  return calls.keep(fromChannelsFirst(calls, acc!, info));
+}
+
+/**
+ * The method `auto` picks: `shiftedDy` for stride-1 layers with few output channels (its GEMM is
+ * Cin x (fh·fw·Cout) instead of (fh·fw·Cin) x Cout, so it wastes no SIMD lanes on Cout < 8 and copies
+ * dy, the smaller tensor, fh·fw times), else `patches`.
+ */
+export function chooseMethod(info: Pick<Conv2DInfo, 'strideHeight' | 'strideWidth' | 'inChannels' | 'outChannels'>): 'patches' | 'shiftedDy' {
+  const strided = info.strideHeight > 1 || info.strideWidth > 1;
+  return !strided && 2 * info.outChannels <= info.inChannels ? 'shiftedDy' : 'patches';
+}
+
+function gridSize(g: Geometry): number {
+  return g.padBefore + g.used + g.padAfter;
 }
 
 type Geometry = ReturnType<typeof filterGradGeometry>;
@@ -117,12 +140,19 @@ function paddedChannelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo
   return calls.fromValues([inC * batch * gridH * gridW + tail], (out) => {
     out.fill(0);
     const src = calls.view(x);
+    const plane = batch * gridH * gridW;
+    // Tiles of 16 pixels x all channels: reads stay in cache and writes run along rows (~2x faster
+    // here than one pixel at a time).
     for (let b = 0; b < batch; b++) {
       for (let i = 0; i < gh.used; i++) {
-        for (let j = 0; j < gw.used; j++) {
-          const s = ((b * inH + i) * inW + j) * inC;
-          const d = (b * gridH + i + gh.padBefore) * gridW + j + gw.padBefore;
-          for (let c = 0; c < inC; c++) out[c * batch * gridH * gridW + d] = src[s + c]!;
+        const sRow = (b * inH + i) * inW * inC;
+        const dRow = (b * gridH + i + gh.padBefore) * gridW + gw.padBefore;
+        for (let j0 = 0; j0 < gw.used; j0 += 16) {
+          const j1 = Math.min(gw.used, j0 + 16);
+          for (let c = 0; c < inC; c++) {
+            const d = c * plane + dRow;
+            for (let j = j0; j < j1; j++) out[d + j] = src[sRow + j * inC + c]!;
+          }
         }
       }
     }
@@ -204,4 +234,72 @@ function transposedConv(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info:
     [gw.padBefore, gw.padAfter],
   ]);
   return calls.keep(calls.transpose(out, [1, 2, 0, 3]));
+}
+
+/**
+ * shiftedDy (stride 1): dWᵀ[ci, (kh,kw,co)] = Σ_g x̃[ci, g]·D[g, (kh,kw,co)] over the cells g = (b, i, j) of
+ * the zero-padded grid, with D[g, (kh,kw,co)] = dy[b, i - kh·dh, j - kw·dw, co] (zero outside dy).
+ */
+function shiftedDyBlock(
+  calls: KernelCalls,
+  xt: TensorInfo,
+  dy: TensorInfo,
+  info: Conv2DInfo,
+  block: Block,
+  gh: Geometry,
+  gw: Geometry,
+): TensorInfo {
+  const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
+  const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow, dilationHeight: dh, dilationWidth: dw } = info;
+  const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
+  const k = block.nb * block.nr * gridW;
+  const a = calls.fromValues([1, inC, k], () => {});
+  {
+    const { heap, at } = calls.heap(xt, a);
+    const [src, dst] = at as [number, number];
+    const run = block.nr * gridW;
+    for (let c = 0; c < inC; c++) {
+      for (let b = 0; b < block.nb; b++) {
+        const start = src + ((c * batch + block.b0 + b) * gridH + block.r0) * gridW;
+        heap.copyWithin(dst + c * k + b * run, start, start + run);
+      }
+    }
+  }
+  const cols = fh * fw * outC;
+  const d = calls.fromValues([1, k, cols], (out) => {
+    out.fill(0);
+    const src = calls.view(dy);
+    for (let b = 0; b < block.nb; b++) {
+      for (let r = 0; r < block.nr; r++) {
+        const i = block.r0 + r;
+        const rowBase = (b * block.nr + r) * gridW * cols;
+        for (let kh = 0; kh < fh; kh++) {
+          const oi = i - kh * dh;
+          if (oi < 0 || oi >= oh) continue;
+          const dyRow = ((block.b0 + b) * oh + oi) * ow * outC;
+          for (let kw = 0; kw < fw; kw++) {
+            // Grid columns j = q + kw·dw, for dy columns q in [0, ow).
+            let t = rowBase + kw * dw * cols + (kh * fw + kw) * outC;
+            for (let q = 0, s = dyRow; q < ow; q++, t += cols) for (let co = 0; co < outC; co++, s++) out[t + co] = src[s]!;
+          }
+        }
+      }
+    }
+  });
+  const part = calls.run('BatchMatMul', { a, b: d }, { transposeA: false, transposeB: false });
+  calls.free(a);
+  calls.free(d);
+  return part;
+}
+
+/** [Cin, (kh,kw,co)] -> [kh, kw, Cin, Cout]. */
+function fromChannelsFirst(calls: KernelCalls, acc: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { filterHeight: fh, filterWidth: fw, inChannels: inC, outChannels: outC } = info;
+  const taps = fh * fw;
+  return calls.fromValues([fh, fw, inC, outC], (dst) => {
+    const src = calls.view(acc);
+    for (let c = 0; c < inC; c++)
+      for (let t = 0; t < taps; t++)
+        for (let o = 0; o < outC; o++) dst[(t * inC + c) * outC + o] = src[(c * taps + t) * outC + o]!;
+  });
 }

@@ -200,3 +200,24 @@ test("tfjs-backend-wasm's own Conv2DBackpropInput stays reachable for benchmarks
   });
   assert.ok(relError(ours, theirs) < TOLERANCE);
 });
+
+test('Sum on wasm (fast over leading axes, stock otherwise) matches cpu', () => {
+  const x = host([3, 5, 4, 6]);
+  const cases: { axis: number | number[]; keepDims: boolean }[] = [
+    { axis: [0, 1, 2], keepDims: false },
+    { axis: [2, 0, 1], keepDims: true },
+    { axis: 0, keepDims: false },
+    { axis: [0, 1], keepDims: true },
+    { axis: [1, 2], keepDims: false },
+    { axis: -1, keepDims: false },
+    { axis: [0, 1, 2, 3], keepDims: false },
+  ];
+  for (const c of cases) {
+    const ref = runOn('cpu', 'Sum', { x }, c);
+    const ours = runOn('wasm', 'Sum', { x }, c);
+    assert.deepEqual(ours.shape, ref.shape);
+    // Sums of up to 360 unit normals, accumulated in different orders: compare absolutely.
+    const diff = Math.max(...ours.values.map((v, i) => Math.abs(v - ref.values[i]!)));
+    assert.ok(diff < 1e-4, `${JSON.stringify(c)}: ${diff}`);
+  }
+});
