@@ -40,14 +40,18 @@ async function importBackend(name: BackendName): Promise<void> {
  * - Browser: webgpu, then webgl, then wasm, unless one is asked for.
  *
  * Also registers tfjs-core's gradients (the core package alone registers none) and the ones it lacks
- * (pixel shuffle, double backprop, dilated convs). Idempotent.
+ * (pixel shuffle, double backprop, dilated convs), unless `gradients: false` (inference only). Idempotent.
  * @returns the name of the backend now active.
  */
-export async function initBackend(requested?: BackendName): Promise<BackendName> {
-  const { registerCoreGradients, registerMissingGradients } = await import('./gradients.js');
-  await registerCoreGradients();
-  registerMissingGradients();
-  (await import('./matmul-gradient.js')).registerUntransposedMatMulGradient();
+export async function initBackend(requested?: BackendName, options: { gradients?: boolean } = {}): Promise<BackendName> {
+  // Inference (upscale) needs no gradients; registering tfjs-core's takes seconds in Node (hundreds of
+  // ESM files), a cost every `otsr upscale` would pay at start.
+  if (options.gradients ?? true) {
+    const { registerCoreGradients, registerMissingGradients } = await import('./gradients.js');
+    await registerCoreGradients();
+    registerMissingGradients();
+    (await import('./matmul-gradient.js')).registerUntransposedMatMulGradient();
+  }
   const allowed = isNode ? NODE_BACKENDS : BROWSER_BACKENDS;
   if (requested !== undefined && !allowed.includes(requested)) {
     throw new UsageError(

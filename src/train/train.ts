@@ -10,7 +10,7 @@ import { ReferenceCost } from '../ot/cost.js';
 import { NeuralOT } from '../ot/neural-ot.js';
 import { RegularizedGAN } from '../ot/regularized-gan.js';
 import { type OtSolver, type StepLosses, disposeSolverState } from '../ot/solver.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
 import { type ProgressEvent, RateMeter } from '../util/progress.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, resumeMismatch, validateConfig } from './config.js';
@@ -65,13 +65,15 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   }
   if (options.resume && !hasCheckpoint) throw new InputError(paths.checkpoint, 'nothing to resume: no checkpoint in this run folder');
   if (options.resume) {
-    const saved = JSON.parse(await fs.readFile(paths.config, 'utf8')) as TrainConfig;
+    const saved = await readSavedConfig(paths.config);
     const mismatch = resumeMismatch(saved, config);
     if (mismatch) throw new UsageError(`cannot resume ${outDir}: ${mismatch}`);
   }
   await fs.mkdir(paths.samples, { recursive: true }).catch((err: unknown) => {
     throw new OtsrError(`${outDir}: cannot create the run folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   });
+  // A run killed (kill -9, power loss) while writing leaves temp files of its atomic writes: tidy them.
+  for (const dir of [outDir, paths.samples]) await removeStaleTemps(dir);
   await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
 
   const data = await openUnpairedFolders({
@@ -81,9 +83,19 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     crop: config.crop,
     seed: config.seed,
     cacheBytes: config.cacheMB * 1024 * 1024,
+    ...(config.maxPixels !== undefined ? { maxPixels: config.maxPixels } : {}),
     onWarning: say,
     signal: options.signal,
   });
+  // Files whose header is fine but whose data is not (truncated) are only found by decoding them: draw
+  // one crop from each side now, so that a folder with nothing decodable is an error before training
+  // starts. The draw is undone (setState), and files found bad are skipped later exactly as if they had
+  // been found then, so the batches are the same as without this probe.
+  for (const sampler of [data.lr, data.hr]) {
+    const state = sampler.getState();
+    tf.dispose(await sampler.sample(1));
+    sampler.setState(state);
+  }
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
   const map = buildModule(config.map, { seed: config.seed, upsampler });
   const potential = buildModule(config.potential, { seed: config.seed + 1 });
@@ -92,12 +104,13 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     ...(config.refreshEvery > 0 ? { refresh: { every: config.refreshEvery, frozen: buildModule(config.map, { upsampler }) } } : {}),
   });
   const problem = { source: data.lr, target: data.hr, cost };
-  const common = { batchSize: config.batch, seed: config.seed + 2, mapLr: config.learningRate, potentialLr: config.learningRate };
+  // historyLimit 0: the losses go to log.jsonl, so neither memory nor checkpoints grow with the steps.
+  const common = { batchSize: config.batch, seed: config.seed + 2, mapLr: config.learningRate, potentialLr: config.learningRate, historyLimit: 0 };
   const solver: OtSolver =
     config.solver === 'ots'
       ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.kMap })
       : new RegularizedGAN(problem, { map, potential }, { ...common, lambda: config.lambda, criticSteps: config.nCritic });
-  const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say) : undefined;
+  const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const log = new JsonlLog(paths.log);
   const run: RunState = { secondsBefore: 0 };
   try {
@@ -215,6 +228,23 @@ function lossValues(l: StepLosses): Record<string, number> {
   const out: Record<string, number> = { map: l.mapLoss, potential: l.potentialLoss, cost: l.cost };
   if (l.gradientPenalty !== undefined) out.gp = l.gradientPenalty;
   return out;
+}
+
+/** The config.json a run was started with (read on --resume); one line naming it if it is missing or damaged. */
+async function readSavedConfig(file: string): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new InputError(file, `cannot read the run's config (${(err as NodeJS.ErrnoException).code ?? String(err)}); it is needed to resume`);
+  }
+  try {
+    const config = JSON.parse(text) as unknown;
+    if (config !== null && typeof config === 'object' && !Array.isArray(config)) return config as TrainConfig;
+  } catch {
+    /* reported below */
+  }
+  throw new InputError(file, 'is not a valid run config (JSON object); it is needed to resume');
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -22,8 +22,8 @@ export class Validator {
     private readonly bicubic: { psnr: number; ssim: number },
   ) {}
 
-  static async open(lrDir: string, hrDir: string, scale: number, onWarning: (m: string) => void): Promise<Validator> {
-    const folders = await PairedFolders.open({ lr: lrDir, hr: hrDir, scale, onWarning });
+  static async open(lrDir: string, hrDir: string, scale: number, onWarning: (m: string) => void, maxPixels?: number): Promise<Validator> {
+    const folders = await PairedFolders.open({ lr: lrDir, hr: hrDir, scale, onWarning, ...(maxPixels !== undefined ? { maxPixels } : {}) });
     if (folders.length > MAX_PAIRS) onWarning(`validation uses the first ${MAX_PAIRS} of ${folders.length} pairs`);
     const pairs: LoadedPair[] = [];
     for (let k = 0; k < Math.min(MAX_PAIRS, folders.length); k++) pairs.push(await folders.load(k));

@@ -1,8 +1,9 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { listImages } from '../data/folder.js';
 import { OtsrError, UsageError } from '../errors.js';
 import { readImage, writeImage, type RgbImage } from '../image/io.js';
+import { writeError } from '../util/atomic-write.js';
 import { upscale } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
@@ -13,6 +14,8 @@ export interface UpscaleFilesOptions {
   onImage?: (done: number, total: number, file: string) => void;
   onTile?: (done: number, total: number) => void;
   onWarning?: (message: string) => void;
+  /** Inputs with more pixels are refused (decompression bombs); default the loader's DEFAULT_MAX_PIXELS. */
+  maxPixels?: number;
   signal?: AbortSignal;
 }
 
@@ -29,16 +32,31 @@ export async function planOutputs(inputs: string[], out: string): Promise<{ inpu
   const outStat = await fs.stat(out).catch(() => undefined);
   const single = files.length === 1 && inputs.length === 1 && !(await fs.stat(inputs[0]!)).isDirectory();
   const intoFolder = !single || outStat?.isDirectory() === true || out.endsWith('/') || out.endsWith(path.sep);
-  if (!intoFolder) return [{ input: files[0]!, output: out }];
+  if (!intoFolder) {
+    // Checked now, not after minutes of upscaling.
+    await checkWritableFolder(path.dirname(out), out);
+    return [{ input: files[0]!, output: out }];
+  }
   await fs.mkdir(out, { recursive: true }).catch((err: unknown) => {
     throw new OtsrError(`${out}: cannot create the output folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   });
+  await checkWritableFolder(out, out);
   const seen = new Set<string>();
   return files.map((input) => {
     let name = `${path.parse(input).name}.png`;
     for (let k = 2; seen.has(name); k++) name = `${path.parse(input).name}-${k}.png`;
     seen.add(name);
     return { input, output: path.join(out, name) };
+  });
+}
+
+/** The folder that will receive `output` exists, is a folder and is writable; else one line naming `output`. */
+async function checkWritableFolder(dir: string, output: string): Promise<void> {
+  const s = await fs.stat(dir).catch((err: unknown) => err as NodeJS.ErrnoException);
+  if (s instanceof Error) throw writeError(output, s);
+  if (!s.isDirectory()) throw writeError(output, Object.assign(new Error('not a folder'), { code: 'ENOTDIR' }));
+  await fs.access(dir, fsConstants.W_OK).catch((err: unknown) => {
+    throw writeError(output, err);
   });
 }
 
@@ -56,7 +74,7 @@ export async function upscaleFiles(
     options.onImage?.(k, jobs.length, job.input);
     let img: RgbImage;
     try {
-      img = await readImage(job.input);
+      img = await readImage(job.input, options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {});
     } catch (err) {
       if (!(err instanceof OtsrError) || jobs.length === 1) throw err;
       options.onWarning?.(`skipped ${err.message}`);

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { initBackend, parseBackendName } from '../../engine/backend.js';
+import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
 import { DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch, validateConfig } from '../../train/config.js';
 import { writeRunReport } from '../../train/report.js';
 import { train } from '../../train/train.js';
@@ -32,6 +33,7 @@ export function trainCommand(): Command {
     .option('--checkpoint-every <n>', 'steps between checkpoints', intOption('--checkpoint-every', 1), D.checkpointEvery)
     .option('--sample-every <n>', 'steps between sample grids (and validation)', intOption('--sample-every', 1), D.sampleEvery)
     .option('--cache-mb <mb>', 'memory budget for decoded training images', intOption('--cache-mb', 16), D.cacheMB)
+    .option('--max-pixels <n>', 'skip images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
     .option('--seed <s>', 'random seed', intOption('--seed', 0), D.seed)
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
@@ -57,6 +59,7 @@ export function trainCommand(): Command {
         checkpointEvery: o.checkpointEvery,
         sampleEvery: o.sampleEvery,
         cacheMB: o.cacheMb,
+        ...(o.maxPixels !== DEFAULT_MAX_PIXELS ? { maxPixels: o.maxPixels } : {}),
       };
       validateConfig(config); // bad numbers fail before the backend starts
       const backend = await initBackend(o.backend);

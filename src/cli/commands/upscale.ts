@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { initBackend, parseBackendName } from '../../engine/backend.js';
+import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
 import { planOutputs, upscaleFiles } from '../../upscale/files-node.js';
 import { loadUpscaler } from '../../upscale/upscaler-node.js';
 import { RateMeter } from '../../util/progress.js';
@@ -16,9 +17,10 @@ export function upscaleCommand(): Command {
     .option('--scale <s>', "factor for 'bicubic' (a model knows its own)", intOption('--scale', 2, 16))
     .option('--tile <px>', 'tile side in input pixels (bounds memory)', intOption('--tile', 16), 256)
     .option('--overlap <px>', 'input pixels shared by neighbouring tiles (blended, no seams)', intOption('--overlap', 0), 16)
+    .option('--max-pixels <n>', 'refuse input images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
     .action(async (inputs: string[], o) => {
-      await initBackend(o.backend);
+      await initBackend(o.backend, { gradients: false });
       const upscaler = await loadUpscaler(o.model, o.scale !== undefined ? { scale: o.scale } : {});
       const jobs = await planOutputs(inputs, o.out);
       const bar = progressRenderer('upscale', { unit: 'tiles' });
@@ -28,6 +30,7 @@ export function upscaleCommand(): Command {
         const { written, skipped } = await upscaleFiles(jobs, upscaler, {
           tile: o.tile,
           overlap: o.overlap,
+          maxPixels: o.maxPixels,
           signal: interrupt.signal,
           onImage: (done, total, file) => {
             if (file) process.stderr.write(`[${done + 1}/${total}] ${file}\n`);
