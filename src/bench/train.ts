@@ -13,6 +13,11 @@ export interface WorkersTiming {
   speedup: number;
   /** Every timed run (ms), for both worker counts. */
   allMs: { workers1: number[]; workersN: number[] };
+  /**
+   * Median CPU time of the whole process (all threads) per timed run: on a shared, loaded machine the wall
+   * time grows with the load and this much less, so it is the steadier figure to compare with other runs.
+   */
+  cpuMs: { workers1: number; workersN: number };
 }
 
 export interface TrainBenchResult {
@@ -53,6 +58,11 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+interface Run {
+  ms: number;
+  cpuMs: number;
+}
+
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /**
@@ -78,7 +88,16 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   };
   const say = (label: string) => options.onProgress?.({ label });
 
-  async function timed(workers: number, task: TrainTaskOptions, body: (pool: DataParallel) => Promise<number[]>): Promise<number[]> {
+  /** Wall and CPU ms of `f`. */
+  async function clock(f: () => Promise<void>): Promise<Run> {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await f();
+    const c = process.cpuUsage(c0);
+    return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
+  }
+
+  async function timed(workers: number, task: TrainTaskOptions, body: (pool: DataParallel) => Promise<Run[]>): Promise<Run[]> {
     const pool = await DataParallel.start({ workers, task: { url, options: task } });
     try {
       return await body(pool);
@@ -88,26 +107,26 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   }
 
   const counts = n === 1 ? [1] : [1, n];
-  const ref: number[][] = [];
+  const ref: Run[][] = [];
   for (const w of counts) {
     check();
     say(`reference step, ${w} worker(s): starting`);
     ref.push(
       await timed(w, { kind: 'edsr-l1', edsr, seed: 1, lr: 1e-4 }, async (pool) => {
         for (let i = 0; i < 2; i++) await pool.step('step', { lr, hr });
-        const ms: number[] = [];
+        const runs: Run[] = [];
         for (let i = 0; i < steps; i++) {
           check();
-          const t0 = performance.now();
-          await pool.step('step', { lr, hr });
-          ms.push(performance.now() - t0);
-          say(`reference step, ${w} worker(s): ${round1(ms.at(-1)!)} ms`);
+          runs.push(await clock(async () => void (await pool.step('step', { lr, hr }))));
+          say(`reference step, ${w} worker(s): ${round1(runs.at(-1)!.ms)} ms`);
         }
-        return ms;
+        return runs;
       }),
     );
   }
-  const timing = (runs: number[][]): WorkersTiming => {
+  const timing = (all: Run[][]): WorkersTiming => {
+    const runs = all.map((r) => r.map((x) => x.ms));
+    const cpu = all.map((r) => median(r.map((x) => x.cpuMs)));
     const one = median(runs[0]!);
     const many = median(runs.at(-1)!);
     return {
@@ -116,6 +135,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
       n,
       speedup: Math.round((one / many) * 100) / 100,
       allMs: { workers1: runs[0]!.map(round1), workersN: runs.at(-1)!.map(round1) },
+      cpuMs: { workers1: round1(cpu[0]!), workersN: round1(cpu.at(-1)!) },
     };
   };
 
@@ -124,7 +144,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
     // Ten different source batches per iteration (as a sampler would give), one target batch.
     const xs = Array.from({ length: 10 }, () => ({ data: rng.normals(lr.data.length, 0.5), shape: lr.shape }));
     const task: TrainTaskOptions = { kind: 'ots', edsr, critic: { size: hrSide, ...(quick ? { nFeats: 4 } : {}) }, seed: 1, lr: 1e-4 };
-    const ots: number[][] = [];
+    const ots: Run[][] = [];
     for (const w of counts) {
       check();
       say(`OTS iteration, ${w} worker(s): starting`);
@@ -132,18 +152,20 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
         await timed(w, task, async (pool) => {
           await pool.step('map', { x: xs[0]! });
           await pool.step('potential', { x: xs[0]!, y: hr });
-          const ms: number[] = [];
+          const runs: Run[] = [];
           for (let i = 0; i < iters; i++) {
-            const t0 = performance.now();
-            for (const x of xs) {
-              check();
-              await pool.step('map', { x });
-            }
-            await pool.step('potential', { x: xs[0]!, y: hr });
-            ms.push(performance.now() - t0);
-            say(`OTS iteration, ${w} worker(s): ${round1(ms.at(-1)!)} ms`);
+            runs.push(
+              await clock(async () => {
+                for (const x of xs) {
+                  check();
+                  await pool.step('map', { x });
+                }
+                await pool.step('potential', { x: xs[0]!, y: hr });
+              }),
+            );
+            say(`OTS iteration, ${w} worker(s): ${round1(runs.at(-1)!.ms)} ms`);
           }
-          return ms;
+          return runs;
         }),
       );
     }
@@ -169,7 +191,8 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
 /** A few lines for terminals. */
 export function formatTrainBench(r: TrainBenchResult): string {
   const line = (name: string, t: WorkersTiming) =>
-    `${name}: ${t.workers1.toFixed(0)} ms with 1 worker, ${t.workersN.toFixed(0)} ms with ${t.n} (${t.speedup.toFixed(2)}x)`;
+    `${name}: ${t.workers1.toFixed(0)} ms with 1 worker, ${t.workersN.toFixed(0)} ms with ${t.n} (${t.speedup.toFixed(2)}x); ` +
+    `CPU ${t.cpuMs.workers1.toFixed(0)} / ${t.cpuMs.workersN.toFixed(0)} ms`;
   return [
     `otsr train benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: wasm, ${r.date}`,
     `machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load ${r.machine.loadavgBefore.join(' ')} -> ${r.machine.loadavgAfter.join(' ')}`,
