@@ -1,5 +1,15 @@
 /** otsr: unpaired image super-resolution with neural optimal transport. */
 export { initBackend, type BackendName } from './engine/backend.js';
+export {
+  DataParallel,
+  defaultWorkers,
+  siblingModule,
+  type DataParallelOptions,
+  type ParallelStep,
+  type ParallelTask,
+  type ParallelState,
+  type TaskSpec,
+} from './engine/parallel/index.js';
 export { OtsrError, UsageError, InputError, CancelledError } from './errors.js';
 export * from './nn/index.js';
 export { saveModel, loadModel } from './nn/serialize-node.js';
