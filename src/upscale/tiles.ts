@@ -34,8 +34,11 @@ export interface UpscaleOptions {
   overlap?: number;
   /** Tiles per model call; default 1. All tiles have the same size, so they batch. */
   batchSize?: number;
-  /** Called after each model call with (tiles done, tiles in all). */
-  progress?: (done: number, total: number) => void;
+  /**
+   * Called after each model call with (tiles done, tiles in all). When it returns a promise, the next tile
+   * waits for it: a web page yields there to paint its progress bar and see a click on Cancel.
+   */
+  progress?: ((done: number, total: number) => void) | ((done: number, total: number) => Promise<void>);
   /** Aborting rejects with CancelledError before the next model call; every tensor is freed. */
   signal?: AbortSignal;
 }
@@ -207,7 +210,7 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
         }
       }
     });
-    progress?.(start + b, tiles.length);
+    await progress?.(start + b, tiles.length);
   }
   // The tiles form a full grid, so the weight sum at (X, Y) is (sum of x weights at X) * (sum of y weights at Y):
   // no per-pixel weight buffer is needed.

@@ -215,3 +215,27 @@ test('cancellation and a model of the wrong scale: clear errors, nothing leaked'
   assert.equal(tf.memory().numTensors, before);
   net.dispose();
 });
+
+test('an async progress callback is awaited before the next tile (a page yields there)', async () => {
+  await initBackend('cpu');
+  const image: FloatImage = { width: 40, height: 24, channels: 3, data: new Float32Array(40 * 24 * 3).fill(0.25) };
+  let pending = false;
+  let calls = 0;
+  let callsWhilePending = 0;
+  await upscale(image, {
+    model: (x) => {
+      calls++;
+      if (pending) callsWhilePending++;
+      return tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]);
+    },
+    tile: 16,
+    overlap: 4,
+    progress: async () => {
+      pending = true;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      pending = false;
+    },
+  });
+  assert.ok(calls >= 4, `${calls} tiles`);
+  assert.equal(callsWhilePending, 0, 'a tile started while the previous progress promise was pending');
+});
