@@ -26,6 +26,7 @@ export interface TrainBenchResult {
   /**
    * One OTS iteration: 10 map steps + 1 potential step, EDSR 8×64 ×4 with a bicubic skip, the ResNet critic
    * (64 features, up to 512) at 96², batch 8, Adam on both (median ms of `iters`); absent with `skipOts`.
+   * Workers run at most 4 rows per forward/backward pass (batch 8 does not fit one wasm heap).
    */
   otsIter?: WorkersTiming;
   machine: { cpu: string; cores: number; node: string; loadavgBefore: number[]; loadavgAfter: number[] };
@@ -97,8 +98,8 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
     return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
   }
 
-  async function timed(workers: number, task: TrainTaskOptions, body: (pool: DataParallel) => Promise<Run[]>): Promise<Run[]> {
-    const pool = await DataParallel.start({ workers, task: { url, options: task } });
+  async function timed(workers: number, task: TrainTaskOptions, body: (pool: DataParallel) => Promise<Run[]>, microBatch = 0): Promise<Run[]> {
+    const pool = await DataParallel.start({ workers, task: { url, options: task }, microBatch });
     try {
       return await body(pool);
     } finally {
@@ -144,6 +145,9 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
     // Ten different source batches per iteration (as a sampler would give), one target batch.
     const xs = Array.from({ length: 10 }, () => ({ data: rng.normals(lr.data.length, 0.5), shape: lr.shape }));
     const task: TrainTaskOptions = { kind: 'ots', edsr, critic: { size: hrSide, ...(quick ? { nFeats: 4 } : {}) }, seed: 1, lr: 1e-4 };
+    // One wasm instance cannot hold the OTS map step's tape at batch 8 (its heap peaked at 1.6 GiB at batch 4
+    // and the instance aborts past 4 GiB): every worker runs at most 4 rows per pass, accumulating gradients.
+    const otsMicroBatch = quick ? 0 : 4;
     const ots: Run[][] = [];
     for (const w of counts) {
       check();
@@ -166,7 +170,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
             say(`OTS iteration, ${w} worker(s): ${round1(runs.at(-1)!.ms)} ms`);
           }
           return runs;
-        }),
+        }, otsMicroBatch),
       );
     }
     otsIter = timing(ots);

@@ -12,6 +12,12 @@ export interface DataParallelOptions {
   task: TaskSpec;
   /** Backend of the workers. Default wasm. */
   backend?: BackendName;
+  /**
+   * At most this many rows per forward/backward pass in a worker (0: the whole shard at once). Larger shards
+   * run in chunks whose gradients are accumulated: the same update up to float rounding, less peak memory
+   * (a wasm instance has at most 4 GiB).
+   */
+  microBatch?: number;
 }
 
 /** A batch input: a tensor (read once on the calling thread) or plain float32 rows with their shape. */
@@ -89,6 +95,8 @@ export class DataParallel {
   static async start(options: DataParallelOptions): Promise<DataParallel> {
     const n = options.workers ?? defaultWorkers();
     if (!Number.isInteger(n) || n < 1) throw new Error(`workers must be a positive integer, got ${n}`);
+    const microBatch = options.microBatch ?? 0;
+    if (!Number.isInteger(microBatch) || microBatch < 0) throw new Error(`microBatch must be a non-negative integer, got ${microBatch}`);
     const control = new SharedArrayBuffer(Barrier.INTS * 4);
     const barrier = new Barrier(new Int32Array(control), n);
     const threads: Worker[] = [];
@@ -97,7 +105,7 @@ export class DataParallel {
     for (let rank = 0; rank < n; rank++) {
       const w = new Worker(bootstrap(), {
         eval: true,
-        workerData: { task: options.task, rank, size: n, backend: options.backend ?? 'wasm', control },
+        workerData: { task: options.task, rank, size: n, backend: options.backend ?? 'wasm', control, microBatch },
       });
       const map = new Map<number, Pending>();
       pending.push(map);

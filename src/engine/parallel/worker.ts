@@ -16,10 +16,11 @@ interface Data {
   size: number;
   backend: BackendName;
   control: SharedArrayBuffer;
+  microBatch: number;
 }
 
 const port = parentPort!;
-const { task: spec, rank, size, backend, control } = workerData as Data;
+const { task: spec, rank, size, backend, control, microBatch } = workerData as Data;
 const barrier = new Barrier(new Int32Array(control), size);
 const post = (msg: FromWorker) => port.postMessage(msg);
 
@@ -42,58 +43,66 @@ async function start(): Promise<void> {
   post({ type: 'ready', paramCounts });
 }
 
-/** This worker's rows of a shared input, as a tensor (copied out of shared memory into the backend). */
-function shardOf(input: SharedInput): { tensor: tf.Tensor; rows: number } {
-  const [b, ...rest] = input.shape;
+/** Rows [r0, r1) of a shared input, as a tensor (copied out of shared memory into the backend). */
+function rowsOf(input: SharedInput, r0: number, r1: number): tf.Tensor {
+  const [, ...rest] = input.shape;
   const per = rest.reduce((a, x) => a * x, 1);
-  const [r0, r1] = shardRange(b!, rank, size);
   const view = new Float32Array(input.buffer, r0 * per * 4, (r1 - r0) * per);
-  return { tensor: tf.tensor(new Float32Array(view), [r1 - r0, ...rest], 'float32'), rows: r1 - r0 };
+  return tf.tensor(new Float32Array(view), [r1 - r0, ...rest], 'float32');
 }
 
 function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss: number; metrics: Record<string, number> } {
   const names = Object.keys(batch);
   if (names.length === 0) throw new Error('a step needs at least one input');
   const total = batch[names[0]!]!.shape[0]!;
-  const shards: Record<string, tf.Tensor> = {};
-  let rows = 0;
-  try {
-    for (const name of names) {
-      const s = shardOf(batch[name]!);
-      shards[name] = s.tensor;
-      rows = s.rows;
-    }
-    // This shard's weight in the batch mean; each worker scales its gradient so that the sum is the mean.
-    const weight = rows / total;
-    const vars = [...step.params.values()];
-    const out = tf.tidy(() => {
-      let metrics: Record<string, tf.Scalar> = {};
-      const { value, grads: g } = tf.variableGrads(() => {
-        const r = step.loss(shards);
-        if (r instanceof tf.Tensor) return r;
-        metrics = Object.fromEntries(Object.entries(r.metrics).map(([k, t]) => [k, tf.keep(t)]));
-        return r.loss;
-      }, vars);
-      return { value, grads: g, metrics };
-    });
-    // Write this worker's weighted gradient into its slot.
-    const mine = grads.subarray(rank * stride, (rank + 1) * stride);
-    let off = 0;
-    for (const v of vars) {
-      const g = out.grads[v.name];
-      if (g) {
-        const d = g.dataSync() as Float32Array;
-        for (let i = 0; i < d.length; i++) mine[off + i] = d[i]! * weight;
-      } else {
-        mine.fill(0, off, off + v.size);
+  const [s0, s1] = shardRange(total, rank, size);
+  const vars = [...step.params.values()];
+  const mine = grads.subarray(rank * stride, (rank + 1) * stride);
+  let loss = 0;
+  const metrics: Record<string, number> = {};
+  // The shard runs in chunks of at most `microBatch` rows (bounding the memory of one forward/backward); each
+  // chunk's mean is weighted by its share of the whole batch, so the slot ends up holding this worker's part of
+  // the batch-mean gradient.
+  const chunk = microBatch > 0 ? microBatch : s1 - s0;
+  for (let c0 = s0; c0 < s1; c0 += chunk) {
+    const c1 = Math.min(s1, c0 + chunk);
+    const weight = (c1 - c0) / total;
+    const inputs: Record<string, tf.Tensor> = {};
+    try {
+      for (const name of names) inputs[name] = rowsOf(batch[name]!, c0, c1);
+      const out = tf.tidy(() => {
+        let kept: Record<string, tf.Scalar> = {};
+        const { value, grads: g } = tf.variableGrads(() => {
+          const r = step.loss(inputs);
+          if (r instanceof tf.Tensor) return r;
+          kept = Object.fromEntries(Object.entries(r.metrics).map(([k, t]) => [k, tf.keep(t)]));
+          return r.loss;
+        }, vars);
+        return { value, grads: g, metrics: kept };
+      });
+      let off = 0;
+      for (const v of vars) {
+        const g = out.grads[v.name];
+        if (c0 === s0) {
+          if (g) {
+            const d = g.dataSync() as Float32Array;
+            for (let i = 0; i < d.length; i++) mine[off + i] = d[i]! * weight;
+          } else mine.fill(0, off, off + v.size);
+        } else if (g) {
+          const d = g.dataSync() as Float32Array;
+          for (let i = 0; i < d.length; i++) mine[off + i] += d[i]! * weight;
+        }
+        off += v.size;
       }
-      off += v.size;
+      loss += (out.value.dataSync()[0] ?? NaN) * weight;
+      for (const [k, t] of Object.entries(out.metrics)) metrics[k] = (metrics[k] ?? 0) + (t.dataSync()[0] ?? NaN) * weight;
+      tf.dispose([out.value, ...Object.values(out.grads), ...Object.values(out.metrics)]);
+    } finally {
+      tf.dispose(Object.values(inputs));
     }
-    const loss = (out.value.dataSync()[0] ?? NaN) * weight;
-    const metrics: Record<string, number> = {};
-    for (const [k, t] of Object.entries(out.metrics)) metrics[k] = (t.dataSync()[0] ?? NaN) * weight;
-    tf.dispose([out.value, ...Object.values(out.grads), ...Object.values(out.metrics)]);
-
+  }
+  const off = vars.reduce((n, v) => n + v.size, 0);
+  {
     // Reduce-scatter: worker r sums chunk r of every slot, in rank order (so the sum is the same bits in every
     // run), into the reduced row; then everyone reads the whole reduced row.
     barrier.arrive();
@@ -114,10 +123,8 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
       }
       step.update(named);
     });
-    return { loss, metrics };
-  } finally {
-    tf.dispose(Object.values(shards));
   }
+  return { loss, metrics };
 }
 
 function readState(): { values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> } {

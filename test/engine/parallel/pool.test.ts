@@ -19,8 +19,14 @@ function batches(count: number, b: number) {
   }));
 }
 
-async function trainInPool(workers: number, task: TrainTaskOptions, steps: number, b = 4): Promise<{ losses: number[]; states: ParallelState[] }> {
-  const pool = await DataParallel.start({ workers, task: { url: TASK_URL, options: task } });
+async function trainInPool(
+  workers: number,
+  task: TrainTaskOptions,
+  steps: number,
+  b = 4,
+  microBatch = 0,
+): Promise<{ losses: number[]; states: ParallelState[] }> {
+  const pool = await DataParallel.start({ workers, task: { url: TASK_URL, options: task }, microBatch });
   try {
     const losses: number[] = [];
     for (const { lr, hr } of batches(steps, b)) {
@@ -81,6 +87,18 @@ describe('DataParallel', () => {
     const here = trainHere(3);
     assert.deepEqual(losses, here.losses);
     assertSameState(states[0]!, here.state, 'pool vs here');
+  });
+
+  test('micro-batches (3 + 1 rows) give the whole-batch update up to rounding', async () => {
+    const { losses, states } = await trainInPool(1, EDSR, 3, 4, 3);
+    const here = trainHere(3);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(here.losses[i]! - losses[i]!) < 1e-5, `loss ${i}: ${here.losses[i]} vs ${losses[i]}`);
+    let d = 0;
+    for (const [k, w] of Object.entries(here.state.values)) {
+      const v = states[0]!.values[k]!;
+      for (let i = 0; i < w.length; i++) d = Math.max(d, Math.abs(w[i]! - v[i]!));
+    }
+    assert.ok(d < 1e-5, `weights differ by ${d}`);
   });
 
   test('two workers: bit-identical weights, the same numbers again from the same state, close to one thread', async () => {
