@@ -57,7 +57,7 @@ export async function loadUpscaler(spec: string, options: LoadUpscalerOptions = 
     if (await fs.stat(path.join(spec, 'package.json')).catch(() => undefined)) {
       return loadLayersUpscaler(spec, await packageModelFile(spec, options.scale), options);
     }
-    throw new InputError(spec, `is neither a model folder (no ${MODEL_JSON}) nor a model package (no package.json)`);
+    throw new InputError(json, 'missing: not an otsr model folder (nor a model package: no package.json either)');
   }
   const pkg = parsePackageSpec(spec);
   const root = pkg && (await findPackageRoot(pkg.name));
