@@ -1,3 +1,5 @@
+import { oneLine } from './util/brief.js';
+
 /**
  * Errors that otsr raises on purpose. The CLI prints their message as one line (no stack trace) and
  * exits with `exitCode`; anything else is a bug and is printed in full.
@@ -23,7 +25,8 @@ export class UsageError extends OtsrError {
 export class InputError extends OtsrError {
   readonly path: string;
   constructor(path: string, problem: string, options?: { cause?: unknown }) {
-    super(`${path}: ${problem}`, options);
+    // One line whatever the file's name or the decoder's words (a file name may hold a newline).
+    super(oneLine(`${path}: ${problem}`), options);
     this.path = path;
   }
 }

@@ -1,5 +1,15 @@
 /** otsr: unpaired image super-resolution with neural optimal transport. */
 export { initBackend, type BackendName } from './engine/backend.js';
+export {
+  DataParallel,
+  defaultWorkers,
+  siblingModule,
+  type DataParallelOptions,
+  type ParallelStep,
+  type ParallelTask,
+  type ParallelState,
+  type TaskSpec,
+} from './engine/parallel/index.js';
 export { OtsrError, UsageError, InputError, CancelledError } from './errors.js';
 export * from './nn/index.js';
 export { saveModel, loadModel } from './nn/serialize-node.js';
@@ -33,7 +43,26 @@ export { ImageCache, DEFAULT_CACHE_BYTES, type ImageCacheOptions } from './data/
 export { ImageFolderSampler, type ImageFolderSamplerOptions, type ImageFolderSamplerState } from './data/image-folder.js';
 export { openUnpairedFolders, type UnpairedFolders, type UnpairedFoldersOptions } from './data/unpaired.js';
 export { PairedFolders, alignedCrops, type ImagePair, type LoadedPair } from './data/paired.js';
+export { ImageArraySampler, type ImageArraySamplerOptions, type ImageArraySamplerState } from './data/image-array.js';
 export type { Sampler } from './data/sampler.js';
 
 // Neural optimal transport: costs, problems, solvers.
 export * from './ot/index.js';
+
+// Training, inference and metrics (Node: they read and write files).
+export { train, type TrainOptions, type TrainResult } from './train/train.js';
+export { DEFAULT_TRAIN_CONFIG, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from './train/config.js';
+export { writeRunReport } from './train/report.js';
+export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
+export * from './upscale/index.js';
+export { loadUpscaler, type Upscaler } from './upscale/upscaler-node.js';
+export { upscaleFiles, upscaleRgb, planOutputs } from './upscale/files-node.js';
+export * from './metrics/index.js';
+export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
+export { RateMeter, type ProgressEvent } from './util/progress.js';
+export { Rng } from './util/rng.js';
+
+// The web page's pieces usable from code: the in-memory training session and the page's server.
+export { WebTrainer, WEB_TRAIN_DEFAULTS, type WebTrainOptions, type NamedImages } from './web/trainer.js';
+export { startServer, type ServeOptions, type RunningServer } from './web/server.js';
+export { zipStore, crc32 } from './util/zip.js';

@@ -2,7 +2,7 @@
  * Square crops with the 8 symmetries of the square (flips and quarter turns), cut straight out of an 8-bit
  * RGB image into a float batch in [-1, 1]: one pass over the crop's pixels, no intermediate copies.
  */
-import type { RgbImage } from '../image/io.js';
+import type { RgbImage } from '../image/pixels.js';
 
 /** Where a crop comes from and how it is transformed. */
 export interface CropSpec {

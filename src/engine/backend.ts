@@ -40,14 +40,18 @@ async function importBackend(name: BackendName): Promise<void> {
  * - Browser: webgpu, then webgl, then wasm, unless one is asked for.
  *
  * Also registers tfjs-core's gradients (the core package alone registers none) and the ones it lacks
- * (pixel shuffle, double backprop, dilated convs). Idempotent.
+ * (pixel shuffle, double backprop, dilated convs), unless `gradients: false` (inference only). Idempotent.
  * @returns the name of the backend now active.
  */
-export async function initBackend(requested?: BackendName): Promise<BackendName> {
-  const { registerCoreGradients, registerMissingGradients } = await import('./gradients.js');
-  await registerCoreGradients();
-  registerMissingGradients();
-  (await import('./matmul-gradient.js')).registerUntransposedMatMulGradient();
+export async function initBackend(requested?: BackendName, options: { gradients?: boolean } = {}): Promise<BackendName> {
+  // Inference (upscale) needs no gradients; registering tfjs-core's takes seconds in Node (hundreds of
+  // ESM files), a cost every `otsr upscale` would pay at start.
+  if (options.gradients ?? true) {
+    const { registerCoreGradients, registerMissingGradients } = await import('./gradients.js');
+    await registerCoreGradients();
+    registerMissingGradients();
+    (await import('./matmul-gradient.js')).registerUntransposedMatMulGradient();
+  }
   const allowed = isNode ? NODE_BACKENDS : BROWSER_BACKENDS;
   if (requested !== undefined && !allowed.includes(requested)) {
     throw new UsageError(
@@ -61,6 +65,7 @@ export async function initBackend(requested?: BackendName): Promise<BackendName>
       await importBackend(name);
       if (await tf.setBackend(name)) {
         await tf.ready();
+        silenceCpuBanner();
         return name;
       }
     } catch (err) {
@@ -75,4 +80,14 @@ export function parseBackendName(value: string): BackendName {
   const all: BackendName[] = ['wasm', 'cpu', 'webgl', 'webgpu'];
   if ((all as string[]).includes(value)) return value as BackendName;
   throw new UsageError(`unknown backend '${value}'; choose one of: ${all.join(', ')}`);
+}
+
+/**
+ * tfjs's cpu backend prints "install our node backend" on its first tensor in Node. otsr deliberately does not
+ * use tfjs-node (its install downloads libtensorflow), so that advice would only mislead users.
+ */
+function silenceCpuBanner(): void {
+  if (!isNode || !tf.engine().registryFactory.cpu) return;
+  const cpu = tf.engine().findBackend('cpu') as unknown as { firstUse?: boolean } | undefined;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
 }

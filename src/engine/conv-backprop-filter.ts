@@ -7,35 +7,38 @@ type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
 /**
- * How the filter gradient is computed.
- * - `patches`: dW = Pᵀ·dy, with Pᵀ the transposed im2col matrix of x (rows (kh,kw,ci)); dy is used as
- *   it is, [n, Cout]. Best when Cout is not much smaller than Cin.
- * - `shiftedDy`: dWᵀ = x̃·D, with x̃ the zero-padded x as [Cin, pixels] and D the im2col matrix of dy
- *   over x's padded grid (columns (kh,kw,co)). Best when Cout is small (an RGB output layer).
- * - `conv`: one XNNPACK conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter. Kept for
- *   benchmarks: its inner loop runs over only B channels per tap, so it is slow.
- * - `auto`: `patches` or `shiftedDy`, whichever a cost model (float moves + GEMM work) prefers.
+ * How the filter gradient dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh·d-p, ow·s+kw·d-p, ci]·dy[b,oh,ow,co]
+ * is computed.
+ * - `patches` (the default): a GEMM contracting over (b, oh, ow) with XNNPACK's matmul, dW = Pᵀ·dy, where
+ *   Pᵀ holds fh·fw shifted copies of the zero-padded, channel-first x. With stride 1 along W each row of
+ *   Pᵀ is, per image, one contiguous run of that x, so building it costs a few memory copies; the
+ *   contraction is split into cache-sized blocks.
+ * - `conv`: one XNNPACK conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's
+ *   first method): no copies, but each tap contracts only B channels, which XNNPACK runs 2-4x slower.
+ *   Kept for benchmarks.
+ *
+ * (Also measured and dropped: row convs sliding along H with x or dy shifted for each kw, fewer copies but
+ * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; and the im2col
+ * of dy instead of x, for small Cout.)
  */
 export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
 
-/** Largest im2col block (floats) built at once; bigger problems are split over the batch. */
-let blockFloats = 1 << 22;
+/**
+ * Longest contraction (batch · output pixels) of one GEMM. XNNPACK streams the whole contraction for
+ * every tile of output rows, so a long one falls out of cache (measured here: ~1.5x slower at 18432 than
+ * at 4096). Longer problems are split over images and output rows, and the partial gradients summed.
+ */
+let maxContraction = 4096;
 
-/** Sets the im2col block limit (tests use a tiny one to exercise the split); returns the previous one. */
-export function setIm2colBlockFloats(floats: number): number {
-  const previous = blockFloats;
-  blockFloats = floats;
+/** Sets the split length (tests use a tiny one to exercise the split); returns the previous one. */
+export function setMaxContraction(length: number): number {
+  const previous = maxContraction;
+  maxContraction = length;
   return previous;
 }
-/** GEMM flops that cost as much time as moving one float in JS / packing (measured order of magnitude). */
-const FLOPS_PER_MOVE = 30;
-/** Output-column tile of XNNPACK's f32 wasm-SIMD GEMM kernels: narrower products waste lanes. */
-const GEMM_NR = 8;
 
 /**
- * The filter gradient of an NHWC conv2d (any stride, padding, dilation) with XNNPACK's matmul; see
- * {@link FilterGradStrategy}. Large problems are split over the batch so no im2col block exceeds
- * ~16 MB.
+ * The filter gradient of an NHWC conv2d (any stride, padding, dilation); see {@link FilterGradStrategy}.
  */
 export function conv2dBackpropFilter(
   calls: KernelCalls,
@@ -46,35 +49,77 @@ export function conv2dBackpropFilter(
   strategy: FilterGradStrategy = 'auto',
 ): TensorInfo {
   const info = backpropConvInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
-  const gh = filterGradGeometry(info.inHeight, info.outHeight, info.filterHeight, info.strideHeight, info.dilationHeight, info.padInfo.top);
-  const gw = filterGradGeometry(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, info.dilationWidth, info.padInfo.left);
+  const gh = geometryH(info);
+  const gw = geometryW(info);
+  // Every tap reads only padding: the gradient is zero.
   if (gh.used <= 0 || gw.used <= 0) return calls.keep(calls.zeros([...filterShape]));
-  const chosen = strategy === 'auto' ? chooseStrategy(info, gh, gw) : strategy;
-  switch (chosen) {
-    case 'patches':
-      return patches(calls, x, dy, info);
-    case 'shiftedDy':
-      return shiftedDy(calls, x, dy, info, gh, gw);
-    case 'conv':
-      return transposedConv(calls, x, dy, info, gh, gw);
+  const strided = info.strideHeight > 1 || info.strideWidth > 1;
+  // shiftedDy is written for stride 1 (a strided dy would leave most of D zero).
+  const method = strategy === 'auto' ? chooseMethod(info) : strategy === 'shiftedDy' && strided ? 'patches' : strategy;
+  if (method === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
+  const xt = paddedChannelsFirst(calls, x, info, gh, gw);
+  let acc: TensorInfo | undefined;
+  if (method === 'patches') {
+    for (const block of contractionBlocks(info)) acc = accumulate(calls, acc, patchesBlock(calls, xt, dy, info, block, gh, gw));
+    calls.free(xt);
+    return calls.keep(calls.reshape(acc!, [...filterShape]));
   }
+  const grid = { batchSize: info.batchSize, outHeight: gridSize(gh), outWidth: gridSize(gw) };
+  for (const block of contractionBlocks(grid)) acc = accumulate(calls, acc, shiftedDyBlock(calls, xt, dy, info, block, gh, gw));
+  calls.free(xt);
+  return calls.keep(fromChannelsFirst(calls, acc!, info));
+}
+
+/**
+ * The method `auto` picks: `shiftedDy` for stride-1 layers with few output channels (its GEMM is
+ * Cin x (fh·fw·Cout) instead of (fh·fw·Cin) x Cout, so it wastes no SIMD lanes on Cout < 8 and copies
+ * dy, the smaller tensor, fh·fw times), else `patches`.
+ */
+export function chooseMethod(info: Pick<Conv2DInfo, 'strideHeight' | 'strideWidth' | 'inChannels' | 'outChannels'>): 'patches' | 'shiftedDy' {
+  const strided = info.strideHeight > 1 || info.strideWidth > 1;
+  return !strided && 2 * info.outChannels <= info.inChannels ? 'shiftedDy' : 'patches';
+}
+
+function gridSize(g: Geometry): number {
+  return g.padBefore + g.used + g.padAfter;
 }
 
 type Geometry = ReturnType<typeof filterGradGeometry>;
 
-/** The cheaper of `patches` and `shiftedDy` by a simple cost model (float moves + GEMM flops). */
-export function chooseStrategy(info: Conv2DInfo, gh: Geometry, gw: Geometry): 'patches' | 'shiftedDy' {
-  const { batchSize: b, inChannels: ci, outChannels: co, filterHeight: fh, filterWidth: fw } = info;
-  const taps = fh * fw;
-  const n = b * info.outHeight * info.outWidth;
-  const grid = b * (gh.padBefore + gh.used + gh.padAfter) * (gw.padBefore + gw.used + gw.padAfter);
-  const waste = (cols: number) => (Math.ceil(cols / GEMM_NR) * GEMM_NR) / cols;
-  const patchesCost = ci * b * info.inHeight * info.inWidth + taps * ci * n + co * n + (2 * taps * ci * co * n * waste(co)) / FLOPS_PER_MOVE;
-  const shiftedCost = ci * grid + 2 * taps * co * grid + (2 * taps * ci * co * grid * waste(taps * co)) / FLOPS_PER_MOVE;
-  return shiftedCost < patchesCost ? 'shiftedDy' : 'patches';
+function geometryH(info: Conv2DInfo): Geometry {
+  return filterGradGeometry(info.inHeight, info.outHeight, info.filterHeight, info.strideHeight, info.dilationHeight, info.padInfo.top);
 }
 
-/** Adds `part` into `acc` (running sum over batch blocks); frees `part`. */
+function geometryW(info: Conv2DInfo): Geometry {
+  return filterGradGeometry(info.inWidth, info.outWidth, info.filterWidth, info.strideWidth, info.dilationWidth, info.padInfo.left);
+}
+
+/** A part of the contraction: images b0 .. b0+nb-1, output rows r0 .. r0+nr-1 of each. */
+interface Block {
+  b0: number;
+  nb: number;
+  r0: number;
+  nr: number;
+}
+
+/** Splits (batch, output rows) so that each block contracts at most `maxContraction` (b, oh, ow) terms. */
+export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeight' | 'outWidth'>): Block[] {
+  const { batchSize: batch, outHeight: oh, outWidth: ow } = info;
+  const blocks: Block[] = [];
+  const pixels = oh * ow;
+  if (pixels <= maxContraction) {
+    const count = Math.ceil(batch / Math.max(1, Math.floor(maxContraction / pixels)));
+    const per = Math.ceil(batch / count);
+    for (let b0 = 0; b0 < batch; b0 += per) blocks.push({ b0, nb: Math.min(per, batch - b0), r0: 0, nr: oh });
+  } else {
+    const count = Math.ceil(oh / Math.max(1, Math.floor(maxContraction / ow)));
+    const per = Math.ceil(oh / count);
+    for (let b0 = 0; b0 < batch; b0++) for (let r0 = 0; r0 < oh; r0 += per) blocks.push({ b0, nb: 1, r0, nr: Math.min(per, oh - r0) });
+  }
+  return blocks;
+}
+
+/** Adds `part` into `acc` (running sum over blocks); frees `part`. */
 function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: TensorInfo): TensorInfo {
   if (acc === undefined) return part;
   const a = calls.view(acc);
@@ -84,160 +129,103 @@ function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: Tenso
   return acc;
 }
 
-/** Images per block so that a block of `floatsPerImage` stays under the block limit. */
-function imagesPerBlock(floatsPerImage: number): number {
-  return Math.max(1, Math.floor(blockFloats / floatsPerImage));
-}
-
-/** dW[(kh,kw,ci), co] = Σ_n Pᵀ[(kh,kw,ci), n]·dy[n, co]. */
-function patches(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
-  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
-  const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow } = info;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const [pt, pl] = [info.padInfo.top, info.padInfo.left];
-  const rows = fh * fw * inC;
-  const pixels = oh * ow;
-  // x as [Cin, B, H, W], so that each row of Pᵀ copies runs of one channel.
-  const xt = calls.fromValues([inC, batch, inH, inW], (out) => {
+/**
+ * x [B, H, W, C] -> [C, B, Hp, Wp]: channel-first over the zero-padded grid that the taps read (plus
+ * zeros after the end, for the column shifts of the last row).
+ */
+function paddedChannelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo, gh: Geometry, gw: Geometry): TensorInfo {
+  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC } = info;
+  const [gridH, gridW] = [gh.padBefore + gh.used + gh.padAfter, gw.padBefore + gw.used + gw.padAfter];
+  const tail = (info.filterWidth - 1) * info.dilationWidth;
+  return calls.fromValues([inC * batch * gridH * gridW + tail], (out) => {
+    out.fill(0);
     const src = calls.view(x);
-    const plane = batch * inH * inW;
-    for (let p = 0, i = 0; p < plane; p++) for (let c = 0; c < inC; c++, i++) out[c * plane + p] = src[i]!;
-  });
-  // Output columns whose input column lies inside the image, per kw: [lo, hi).
-  const lo: number[] = [];
-  const hi: number[] = [];
-  for (let kw = 0; kw < fw; kw++) {
-    const off = kw * dw - pl;
-    lo.push(Math.min(ow, Math.max(0, Math.ceil(-off / sw))));
-    hi.push(Math.max(0, Math.min(ow, Math.floor((inW - 1 - off) / sw) + 1)));
-  }
-  const per = imagesPerBlock(rows * pixels);
-  let acc: TensorInfo | undefined;
-  for (let b0 = 0; b0 < batch; b0 += per) {
-    const nb = Math.min(per, batch - b0);
-    const n = nb * pixels;
-    const pT = calls.fromValues([1, rows, n], (out) => {
-      const src = calls.view(xt);
-      for (let kh = 0; kh < fh; kh++) {
-        for (let kw = 0; kw < fw; kw++) {
-          const [l, h, offW] = [lo[kw]!, hi[kw]!, kw * dw - pl];
+    const plane = batch * gridH * gridW;
+    // Tiles of 16 pixels x all channels: reads stay in cache and writes run along rows (~2x faster
+    // here than one pixel at a time).
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < gh.used; i++) {
+        const sRow = (b * inH + i) * inW * inC;
+        const dRow = (b * gridH + i + gh.padBefore) * gridW + gw.padBefore;
+        for (let j0 = 0; j0 < gw.used; j0 += 16) {
+          const j1 = Math.min(gw.used, j0 + 16);
           for (let c = 0; c < inC; c++) {
-            let dst = ((kh * fw + kw) * inC + c) * n;
-            for (let b = 0; b < nb; b++) {
-              const chan = (c * batch + b0 + b) * inH;
-              for (let r = 0; r < oh; r++, dst += ow) {
-                const ih = r * sh + kh * dh - pt;
-                if (ih < 0 || ih >= inH || l >= h) {
-                  out.fill(0, dst, dst + ow);
-                  continue;
-                }
-                const base = (chan + ih) * inW + offW;
-                if (l > 0) out.fill(0, dst, dst + l);
-                if (sw === 1) out.set(src.subarray(base + l, base + h), dst + l);
-                else for (let q = l; q < h; q++) out[dst + q] = src[base + q * sw]!;
-                if (h < ow) out.fill(0, dst + h, dst + ow);
-              }
-            }
+            const d = c * plane + dRow;
+            for (let j = j0; j < j1; j++) out[d + j] = src[sRow + j * inC + c]!;
           }
         }
       }
-    });
-    const dyBlock =
-      nb === batch
-        ? calls.reshape(dy, [1, n, outC])
-        : calls.slice(calls.reshape(dy, [batch, pixels, outC]), [b0, 0, 0], [nb, pixels, outC]);
-    const part = calls.run('BatchMatMul', { a: pT, b: dyBlock }, { transposeA: false, transposeB: false });
-    calls.free(pT);
-    calls.free(dyBlock);
-    acc = accumulate(calls, acc, part);
-  }
-  return calls.keep(calls.reshape(acc!, [fh, fw, inC, outC]));
+    }
+  });
 }
 
-/** dWᵀ[ci, (kh,kw,co)] = Σ_g x̃[ci, g]·D[g, (kh,kw,co)] over the cells g of x's padded grid. */
-function shiftedDy(
+/**
+ * patches: Pᵀ[(kh,kw,ci), (b,oh,j)] · dy[(b,oh,j), co] -> [(kh,kw,ci), co], with j over the padded grid's
+ * columns when the stride along W is 1: row (kh,kw,ci) of Pᵀ is then, per image, one contiguous run of the
+ * padded x (columns j >= Wo read junk that meets zero rows of dy), so building Pᵀ is a few memory copies.
+ */
+function patchesBlock(
   calls: KernelCalls,
-  x: TensorInfo,
+  xt: TensorInfo,
   dy: TensorInfo,
   info: Conv2DInfo,
+  block: Block,
   gh: Geometry,
   gw: Geometry,
 ): TensorInfo {
-  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
+  const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const [gridH, gridW] = [gh.padBefore + gh.used + gh.padAfter, gw.padBefore + gw.used + gw.padAfter];
-  const cols = fh * fw * outC;
-  const cells = gridH * gridW;
-  const per = imagesPerBlock(cells * (cols + inC));
-  let acc: TensorInfo | undefined;
-  for (let b0 = 0; b0 < batch; b0 += per) {
-    const nb = Math.min(per, batch - b0);
-    const n = nb * cells;
-    // x̃: [Cin, nb·gridH·gridW], zero outside the image.
-    const xg = calls.fromValues([1, inC, n], (out) => {
-      out.fill(0);
-      const src = calls.view(x);
-      for (let b = 0; b < nb; b++) {
-        for (let i = 0; i < gh.used; i++) {
-          for (let j = 0; j < gw.used; j++) {
-            const s = (((b0 + b) * inH + i) * inW + j) * inC;
-            const g = (b * gridH + i + gh.padBefore) * gridW + j + gw.padBefore;
-            for (let c = 0; c < inC; c++) out[c * n + g] = src[s + c]!;
-          }
-        }
-      }
-    });
-    // D[g, (kh,kw,co)] = dy[b, (i - kh·dh)/sh, (j - kw·dw)/sw, co] where that is a whole, in-range index.
-    const d = calls.fromValues([1, n, cols], (out) => {
-      out.fill(0);
-      const src = calls.view(dy);
-      for (let b = 0; b < nb; b++) {
-        for (let i = 0; i < gridH; i++) {
-          for (let kh = 0; kh < fh; kh++) {
-            const ti = i - kh * dh;
-            if (ti < 0 || ti % sh !== 0 || ti / sh >= oh) continue;
-            const r = ti / sh;
-            for (let j = 0; j < gridW; j++) {
-              const rowBase = ((b * gridH + i) * gridW + j) * cols + kh * fw * outC;
-              for (let kw = 0; kw < fw; kw++) {
-                const tj = j - kw * dw;
-                if (tj < 0 || tj % sw !== 0 || tj / sw >= ow) continue;
-                const s = (((b0 + b) * oh + r) * ow + tj / sw) * outC;
-                const t = rowBase + kw * outC;
-                for (let c = 0; c < outC; c++) out[t + c] = src[s + c]!;
+  const cols = sw === 1 ? gridW : ow; // contraction columns per output row
+  const k = block.nb * block.nr * cols;
+  const pT = calls.fromValues([1, fh * fw * inC, k], () => {});
+  {
+    const { heap, at } = calls.heap(xt, pT);
+    const [src, dst0] = at as [number, number];
+    for (let kh = 0; kh < fh; kh++) {
+      for (let kw = 0; kw < fw; kw++) {
+        for (let c = 0; c < inC; c++) {
+          let dst = dst0 + ((kh * fw + kw) * inC + c) * k;
+          for (let b = block.b0; b < block.b0 + block.nb; b++) {
+            const plane = src + (c * batch + b) * gridH * gridW + kw * dw;
+            if (sw === 1 && sh === 1) {
+              const start = plane + (block.r0 + kh * dh) * gridW;
+              heap.copyWithin(dst, start, start + block.nr * gridW);
+              dst += block.nr * gridW;
+            } else {
+              for (let r = block.r0; r < block.r0 + block.nr; r++, dst += cols) {
+                const start = plane + (r * sh + kh * dh) * gridW;
+                if (sw === 1) heap.copyWithin(dst, start, start + gridW);
+                else for (let q = 0; q < ow; q++) heap[dst + q] = heap[start + q * sw]!;
               }
             }
           }
         }
       }
-    });
-    const part = calls.run('BatchMatMul', { a: xg, b: d }, { transposeA: false, transposeB: false });
-    calls.free(xg);
-    calls.free(d);
-    acc = accumulate(calls, acc, part);
+    }
   }
-  // [Cin, (kh,kw,co)] -> [kh, kw, Cin, Cout]
-  const taps = fh * fw;
-  return calls.keep(
-    calls.fromValues([fh, fw, inC, outC], (out) => {
-      const src = calls.view(acc!);
-      for (let c = 0; c < inC; c++)
-        for (let t = 0; t < taps; t++)
-          for (let o = 0; o < outC; o++) out[(t * inC + c) * outC + o] = src[(c * taps + t) * outC + o]!;
-    }),
-  );
+  const whole = block.nb === batch && block.nr === oh && cols === ow;
+  const dyBlock = whole
+    ? calls.reshape(dy, [1, k, outC])
+    : calls.fromValues([1, k, outC], (out) => {
+        if (cols !== ow) out.fill(0);
+        const src = calls.view(dy);
+        for (let b = block.b0, d = 0; b < block.b0 + block.nb; b++) {
+          for (let r = block.r0; r < block.r0 + block.nr; r++, d += cols * outC) {
+            const s = ((b * oh + r) * ow) * outC;
+            out.set(src.subarray(s, s + ow * outC), d);
+          }
+        }
+      });
+  const part = calls.run('BatchMatMul', { a: pT, b: dyBlock }, { transposeA: false, transposeB: false });
+  calls.free(pT);
+  calls.free(dyBlock);
+  return part;
 }
 
-/** One XNNPACK conv: x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter, stride d, dilation s. */
-function transposedConv(
-  calls: KernelCalls,
-  x: TensorInfo,
-  dy: TensorInfo,
-  info: Conv2DInfo,
-  gh: Geometry,
-  gw: Geometry,
-): TensorInfo {
+/** `conv`: x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter, stride d, dilation s. */
+function transposedConv(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo, gh: Geometry, gw: Geometry): TensorInfo {
   const { batchSize: batch, inChannels: inC } = info;
   const xt = calls.slice(calls.transpose(x, [3, 1, 2, 0]), [0, 0, 0, 0], [inC, gh.used, gw.used, batch]);
   const dyt = calls.transpose(dy, [1, 2, 0, 3]);
@@ -246,4 +234,72 @@ function transposedConv(
     [gw.padBefore, gw.padAfter],
   ]);
   return calls.keep(calls.transpose(out, [1, 2, 0, 3]));
+}
+
+/**
+ * shiftedDy (stride 1): dWᵀ[ci, (kh,kw,co)] = Σ_g x̃[ci, g]·D[g, (kh,kw,co)] over the cells g = (b, i, j) of
+ * the zero-padded grid, with D[g, (kh,kw,co)] = dy[b, i - kh·dh, j - kw·dw, co] (zero outside dy).
+ */
+function shiftedDyBlock(
+  calls: KernelCalls,
+  xt: TensorInfo,
+  dy: TensorInfo,
+  info: Conv2DInfo,
+  block: Block,
+  gh: Geometry,
+  gw: Geometry,
+): TensorInfo {
+  const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
+  const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow, dilationHeight: dh, dilationWidth: dw } = info;
+  const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
+  const k = block.nb * block.nr * gridW;
+  const a = calls.fromValues([1, inC, k], () => {});
+  {
+    const { heap, at } = calls.heap(xt, a);
+    const [src, dst] = at as [number, number];
+    const run = block.nr * gridW;
+    for (let c = 0; c < inC; c++) {
+      for (let b = 0; b < block.nb; b++) {
+        const start = src + ((c * batch + block.b0 + b) * gridH + block.r0) * gridW;
+        heap.copyWithin(dst + c * k + b * run, start, start + run);
+      }
+    }
+  }
+  const cols = fh * fw * outC;
+  const d = calls.fromValues([1, k, cols], (out) => {
+    out.fill(0);
+    const src = calls.view(dy);
+    for (let b = 0; b < block.nb; b++) {
+      for (let r = 0; r < block.nr; r++) {
+        const i = block.r0 + r;
+        const rowBase = (b * block.nr + r) * gridW * cols;
+        for (let kh = 0; kh < fh; kh++) {
+          const oi = i - kh * dh;
+          if (oi < 0 || oi >= oh) continue;
+          const dyRow = ((block.b0 + b) * oh + oi) * ow * outC;
+          for (let kw = 0; kw < fw; kw++) {
+            // Grid columns j = q + kw·dw, for dy columns q in [0, ow).
+            let t = rowBase + kw * dw * cols + (kh * fw + kw) * outC;
+            for (let q = 0, s = dyRow; q < ow; q++, t += cols) for (let co = 0; co < outC; co++, s++) out[t + co] = src[s]!;
+          }
+        }
+      }
+    }
+  });
+  const part = calls.run('BatchMatMul', { a, b: d }, { transposeA: false, transposeB: false });
+  calls.free(a);
+  calls.free(d);
+  return part;
+}
+
+/** [Cin, (kh,kw,co)] -> [kh, kw, Cin, Cout]. */
+function fromChannelsFirst(calls: KernelCalls, acc: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { filterHeight: fh, filterWidth: fw, inChannels: inC, outChannels: outC } = info;
+  const taps = fh * fw;
+  return calls.fromValues([fh, fw, inC, outC], (dst) => {
+    const src = calls.view(acc);
+    for (let c = 0; c < inC; c++)
+      for (let t = 0; t < taps; t++)
+        for (let o = 0; o < outC; o++) dst[(t * inC + c) * outC + o] = src[(c * taps + t) * outC + o]!;
+  });
 }

@@ -60,6 +60,16 @@ export class KernelCalls {
     return this.backend.typedArrayFromHeap(info) as Float32Array;
   }
 
+  /**
+   * The whole wasm heap as floats, and the index in it of each tensor's first element, for bulk
+   * `copyWithin` between tensors without allocating views (valid until the next allocation).
+   */
+  heap(...infos: TensorInfo[]): { heap: Float32Array; at: number[] } {
+    const views = infos.map((t) => this.backend.typedArrayFromHeap(t));
+    const heap = new Float32Array(views[0]!.buffer);
+    return { heap, at: views.map((v) => v.byteOffset >> 2) };
+  }
+
   transpose(x: TensorInfo, perm: number[]): TensorInfo {
     return this.run('Transpose', { x }, { perm });
   }

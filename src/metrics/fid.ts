@@ -43,6 +43,11 @@ function centre(s: FeatureSet): { mean: Float64Array; centred: Float64Array } {
  *   eigendecompositions of dim x dim matrices.
  * Both sets need at least 2 vectors; with few vectors the estimate is strongly biased upwards, so compare
  * scores only between sets of the same sizes.
+ *
+ * Precision: eigenvalues near 0 carry a rounding error of ~1e-16 of the largest, and their square roots
+ * ~1e-8 of it, so the result is accurate to about 1e-8 * (tr(S_a) + tr(S_b)) (as with scipy's sqrtm).
+ * Cost: O(n_a n_b dim) while min(n_a, n_b) <= dim (36 vs 36 crops: ~30 ms; 600 vs 600: ~4 s on one core);
+ * beyond that two 2048 x 2048 eigendecompositions in JavaScript, i.e. minutes.
  */
 export function frechetDistance(a: FeatureSet, b: FeatureSet): number {
   check(a, b, 2, 'FID');
@@ -112,8 +117,10 @@ export interface KidResult {
  *     MMD^2_u = sum_{i != j} [k(x_i, x_j) + k(y_i, y_j)] / (m (m - 1)) - 2 sum_{i, j} k(x_i, y_j) / m^2,
  *
  * averaged over random subsets of size m. Unlike FID it is unbiased, so it is ~0 (and can be slightly negative)
- * for two samples of one distribution, whatever the sample size. All kernel values are computed once; subsets
- * only re-sum them.
+ * for two *independent* samples of one distribution, whatever the sample size. For paired sets (a method's
+ * outputs and the ground truth of the same scenes) the cross term includes the matched, similar pairs, which
+ * pulls the score down (below 0 for good outputs); it still ranks methods evaluated on the same pairs.
+ * All kernel values are computed once; subsets only re-sum them.
  */
 export function kernelInceptionDistance(a: FeatureSet, b: FeatureSet, options: KidOptions = {}): KidResult {
   check(a, b, 2, 'KID');

@@ -16,6 +16,9 @@ export interface CriticOptions {
   seed?: number;
 }
 
+/** Defaults of the optional options (the reference's sizes). */
+export const CRITIC_DEFAULTS = { nFeats: 64, maxFeats: 512, resRatio: 0.1 } as const;
+
 const SLOPE = 0.2;
 /** Kaiming-normal gain for LeakyReLU(0.2), as PyTorch computes it. */
 const LEAKY_GAIN = Math.sqrt(2 / (1 + SLOPE * SLOPE));
@@ -48,7 +51,7 @@ export class Critic extends Module {
 
   constructor(options: CriticOptions) {
     super();
-    const { size, nFeats = 64, maxFeats = 512, resRatio = 0.1, seed = 0 } = options;
+    const { size, nFeats = CRITIC_DEFAULTS.nFeats, maxFeats = CRITIC_DEFAULTS.maxFeats, resRatio = CRITIC_DEFAULTS.resRatio, seed = 0 } = options;
     checkInt('size', size, 4);
     checkInt('nFeats', nFeats, 1);
     checkInt('maxFeats', maxFeats, nFeats);

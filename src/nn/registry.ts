@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
-import { Critic, type CriticOptions } from './critic.js';
+import { brief, clip } from '../util/brief.js';
+import { CRITIC_DEFAULTS, Critic, type CriticOptions } from './critic.js';
 import { EDSR_SCALES, Edsr, type EdsrOptions, type EdsrScale, type Upsampler } from './edsr.js';
 import { Mlp, type MlpOptions } from './mlp.js';
 import type { ArchSpec, Module } from './module.js';
@@ -24,12 +25,28 @@ export type ModuleKind = (typeof MODULE_KINDS)[number];
  * @throws UsageError naming the kind and the offending option.
  */
 export function buildModule(spec: ArchSpec, options: BuildOptions = {}): Module {
+  return planModule(spec, options).make();
+}
+
+/**
+ * The number of scalar parameters `buildModule(spec)` would create, computed from the spec alone (nothing
+ * is allocated), so that a loader can refuse an absurd architecture before building it.
+ * @throws UsageError as buildModule does for an invalid spec.
+ */
+export function archParamCount(spec: ArchSpec): number {
+  return planModule(spec, {}).count();
+}
+
+/** 3x3 (or k x k) convolution with bias. */
+const convCount = (cin: number, cout: number, k = 3) => k * k * cin * cout + cout;
+
+function planModule(spec: ArchSpec, options: BuildOptions): { make: () => Module; count: () => number } {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new UsageError('arch: expected a JSON object');
   const { kind } = spec;
   const r = new SpecReader(spec);
   const seed = options.seed ?? (typeof spec.seed === 'number' ? spec.seed : 0);
   // Options are all read (and checked) before anything is built, so a bad spec allocates no variables.
-  let make: () => Module;
+  let plan: { make: () => Module; count: () => number };
   switch (kind) {
     case 'mlp': {
       if (spec.residual === true && spec.inDim !== spec.outDim) throw new UsageError('arch mlp: residual needs outDim === inDim');
@@ -41,7 +58,15 @@ export function buildModule(spec: ArchSpec, options: BuildOptions = {}): Module 
         residual: r.optBool('residual'),
         seed,
       };
-      make = () => new Mlp(o);
+      plan = {
+        make: () => new Mlp(o),
+        count: () => {
+          const widths = [o.inDim, ...o.hidden, o.outDim];
+          let n = 0;
+          for (let i = 0; i + 1 < widths.length; i++) n += widths[i]! * widths[i + 1]! + widths[i + 1]!;
+          return n;
+        },
+      };
       break;
     }
     case 'edsr': {
@@ -58,7 +83,14 @@ export function buildModule(spec: ArchSpec, options: BuildOptions = {}): Module 
         upsampler: options.upsampler,
         seed,
       };
-      make = () => new Edsr(o);
+      plan = {
+        make: () => new Edsr(o),
+        count: () => {
+          const f = o.nFeats;
+          const ups = scale === 3 ? convCount(f, 9 * f) : Math.log2(scale) * convCount(f, 4 * f);
+          return convCount(3, f) + 2 * o.nResBlocks * convCount(f, f) + convCount(f, f) + ups + convCount(f, 3);
+        },
+      };
       break;
     }
     case 'critic': {
@@ -69,7 +101,29 @@ export function buildModule(spec: ArchSpec, options: BuildOptions = {}): Module 
         resRatio: r.optNumber('resRatio'),
         seed,
       };
-      make = () => new Critic(o);
+      plan = {
+        make: () => new Critic(o),
+        count: () => {
+          const { size } = o;
+          const nFeats = o.nFeats ?? CRITIC_DEFAULTS.nFeats;
+          const maxFeats = o.maxFeats ?? CRITIC_DEFAULTS.maxFeats;
+          const block = (fin: number, fout: number) => {
+            const hidden = Math.min(fin, fout);
+            return convCount(fin, hidden) + convCount(hidden, fout) + (fin !== fout ? fin * fout : 0);
+          };
+          const nLayers = Math.floor(Math.log2(size / 4));
+          let n = convCount(3, nFeats);
+          let side = size;
+          for (let i = 0; i <= nLayers; i++) {
+            if (i > 0) side = Math.floor((side - 1) / 2) + 1;
+            const f0 = Math.min(nFeats * 2 ** i, maxFeats);
+            const f1 = Math.min(nFeats * 2 ** (i + 1), maxFeats);
+            n += block(f0, f0) + block(f0, f1);
+          }
+          const fcIn = side * side * Math.min(nFeats * 2 ** (nLayers + 1), maxFeats);
+          return n + fcIn + 1;
+        },
+      };
       break;
     }
     case 'unet': {
@@ -81,14 +135,24 @@ export function buildModule(spec: ArchSpec, options: BuildOptions = {}): Module 
         residual: r.optBool('residual'),
         seed,
       };
-      make = () => new Unet(o);
+      plan = {
+        make: () => new Unet(o),
+        count: () => {
+          const width = (level: number) => o.base * 2 ** level;
+          const double = (cin: number, cout: number) => convCount(cin, cout) + convCount(cout, cout);
+          let n = 0;
+          for (let l = 0; l <= o.depth; l++) n += double(l === 0 ? o.inChannels : width(l - 1), width(l));
+          for (let l = o.depth - 1; l >= 0; l--) n += convCount(width(l + 1), 4 * width(l)) + double(2 * width(l), width(l));
+          return n + convCount(o.base, o.outChannels, 1);
+        },
+      };
       break;
     }
     default:
-      throw new UsageError(`arch: unknown kind ${JSON.stringify(kind)}; known kinds: ${MODULE_KINDS.join(', ')}`);
+      throw new UsageError(`arch: unknown kind ${brief(kind)}; known kinds: ${MODULE_KINDS.join(', ')}`);
   }
   r.rejectUnread();
-  return make();
+  return plan;
 }
 
 /** Reads typed options out of a spec, remembering which keys were used. */
@@ -97,7 +161,7 @@ class SpecReader {
   constructor(private readonly spec: ArchSpec) {}
 
   private fail(key: string, want: string): never {
-    throw new UsageError(`arch ${String(this.spec.kind)}: ${key} must be ${want}, got ${JSON.stringify(this.spec[key])}`);
+    throw new UsageError(`arch ${String(this.spec.kind)}: ${key} must be ${want}, got ${brief(this.spec[key])}`);
   }
   private has(key: string): boolean {
     this.read.add(key);
@@ -140,6 +204,6 @@ class SpecReader {
   }
   rejectUnread(): void {
     const extra = Object.keys(this.spec).filter((k) => !this.read.has(k));
-    if (extra.length > 0) throw new UsageError(`arch ${String(this.spec.kind)}: unknown option(s) ${extra.join(', ')}`);
+    if (extra.length > 0) throw new UsageError(`arch ${String(this.spec.kind)}: unknown option(s) ${clip(extra.join(', '))}`);
   }
 }

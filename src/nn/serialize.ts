@@ -15,9 +15,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, UsageError } from '../errors.js';
+import { brief, clip } from '../util/brief.js';
 import { OTSR_VERSION } from '../version.js';
 import type { ArchSpec, Module } from './module.js';
-import { type BuildOptions, buildModule } from './registry.js';
+import { type BuildOptions, archParamCount, buildModule } from './registry.js';
 
 /** One group of TF.js's weights manifest (tfjs-core does not export the element type by name). */
 export type WeightsGroup = tf.io.WeightsManifestConfig[number];
@@ -123,6 +124,31 @@ export async function decodeModel(source: ModelSource, options: BuildOptions = {
   if (raw === undefined) throw new InputError(jsonPath, 'missing: not an otsr model (no model.json)');
   const json = parseModelJson(raw, jsonPath);
   const groups = checkWeightsManifest(json.weightsManifest, jsonPath);
+  const kind = String(json.arch.kind);
+
+  let expected: number;
+  try {
+    expected = archParamCount(json.arch);
+  } catch (err) {
+    if (err instanceof UsageError) throw new InputError(jsonPath, `invalid architecture: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (kind === 'edsr' && json.otsr.scale !== undefined && json.otsr.scale !== json.arch.scale) {
+    throw new InputError(jsonPath, `the manifest says scale ${json.otsr.scale}, the edsr architecture upscales x${String(json.arch.scale)}`);
+  }
+  // The shards are read (and their sizes checked) before anything is built, and an architecture far larger
+  // than the weights in the file is refused unbuilt: a damaged or crafted model.json must not make us
+  // allocate gigabytes. Small differences are left to checkWeightsMatch, which names the weights.
+  const buffers: ArrayBuffer[] = [];
+  for (const group of groups) buffers.push(await readGroup(source, group, jsonPath));
+  const declared = groups.reduce((n, g) => n + g.weights.reduce((m, w) => m + w.shape.reduce((a, d) => a * d, 1), 0), 0);
+  if (expected > 2 * declared + 1_000_000) {
+    throw new InputError(
+      jsonPath,
+      `weights do not match the ${kind} architecture: it has ${expected} parameters, the file holds ${declared}`,
+    );
+  }
+  groups.forEach((group, k) => checkFinite(source, group, buffers[k]!));
 
   let module: Module;
   try {
@@ -135,10 +161,7 @@ export async function decodeModel(source: ModelSource, options: BuildOptions = {
     checkWeightsMatch(module, groups, jsonPath);
     const decoded: tf.NamedTensorMap = {};
     try {
-      for (const group of groups) {
-        const buffer = await readGroup(source, group, jsonPath);
-        Object.assign(decoded, tf.io.decodeWeights(buffer, group.weights));
-      }
+      groups.forEach((group, k) => Object.assign(decoded, tf.io.decodeWeights(buffers[k]!, group.weights)));
       for (const [name, v] of module.params) v.assign(decoded[name]!);
     } finally {
       tf.dispose(Object.values(decoded));
@@ -148,6 +171,17 @@ export async function decodeModel(source: ModelSource, options: BuildOptions = {
     throw err;
   }
   return { module, arch: json.arch, manifest: json.otsr, formatVersion: json.formatVersion };
+}
+
+/** NaN or Inf weights are damage (training stops before saving them): name the shard that holds one. */
+function checkFinite(source: ModelSource, group: WeightsGroup, buffer: ArrayBuffer): void {
+  const values = new Float32Array(buffer);
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i]!)) {
+      const shard = group.paths[Math.min(group.paths.length - 1, Math.floor((4 * i) / SHARD_BYTES))]!;
+      throw new InputError(source.where(shard), `damaged: weight values include ${values[i]} (NaN or infinite)`);
+    }
+  }
 }
 
 /**
@@ -215,12 +249,12 @@ function parseModelJson(raw: Uint8Array, path: string): ModelJson {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new InputError(path, 'is not a JSON object');
   const j = json as Record<string, unknown>;
   if (j.format !== MODEL_FORMAT) {
-    const what = j.format === undefined ? 'has no "format" field' : `has format ${JSON.stringify(j.format)}`;
+    const what = j.format === undefined ? 'has no "format" field' : `has format ${brief(j.format)}`;
     throw new InputError(path, `${what}; expected "${MODEL_FORMAT}" (not an otsr model)`);
   }
   const v = j.formatVersion;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new InputError(path, `has an invalid formatVersion ${JSON.stringify(v)}`);
+    throw new InputError(path, `has an invalid formatVersion ${brief(v)}`);
   }
   if (v > MODEL_FORMAT_VERSION) {
     throw new InputError(
@@ -231,6 +265,13 @@ function parseModelJson(raw: Uint8Array, path: string): ModelJson {
   if (j.arch === null || typeof j.arch !== 'object' || Array.isArray(j.arch)) throw new InputError(path, 'has no "arch" object');
   const otsr = j.otsr;
   if (otsr === null || typeof otsr !== 'object' || Array.isArray(otsr)) throw new InputError(path, 'has no "otsr" manifest object');
+  const { scale, dataRange } = otsr as Record<string, unknown>;
+  if (scale !== undefined && !(typeof scale === 'number' && Number.isInteger(scale) && scale >= 1)) {
+    throw new InputError(path, `has an invalid scale ${brief(scale)} (expected an integer >= 1)`);
+  }
+  if (dataRange !== undefined && !(Array.isArray(dataRange) && dataRange.length === 2 && dataRange.every((v) => typeof v === 'number'))) {
+    throw new InputError(path, `has an invalid dataRange ${brief(dataRange)} (expected [min, max])`);
+  }
   return j as unknown as ModelJson;
 }
 
@@ -244,15 +285,15 @@ function checkWeightsManifest(manifest: unknown, path: string): WeightsGroup[] {
     for (const p of group.paths) {
       // Refusing folders keeps a crafted model.json from reading files outside the model folder.
       if (typeof p !== 'string' || p === '' || /[/\\]/.test(p) || p === '.' || p === '..') {
-        throw new InputError(path, `weightsManifest: shard path ${JSON.stringify(p)} must be a file name in the model folder`);
+        throw new InputError(path, `weightsManifest: shard path ${brief(p)} must be a file name in the model folder`);
       }
     }
     for (const w of group.weights) {
       if (!w || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-        throw new InputError(path, `weightsManifest: malformed weight entry ${JSON.stringify(w)}`);
+        throw new InputError(path, `weightsManifest: malformed weight entry ${brief(w)}`);
       }
       if (w.dtype !== 'float32' || w.quantization !== undefined) {
-        throw new InputError(path, `weightsManifest: weight ${w.name} has dtype ${JSON.stringify(w.dtype)}${w.quantization ? ' (quantized)' : ''}; otsr reads float32 only`);
+        throw new InputError(path, `weightsManifest: weight ${clip(w.name)} has dtype ${brief(w.dtype)}${w.quantization ? ' (quantized)' : ''}; otsr reads float32 only`);
       }
     }
   }
@@ -266,13 +307,13 @@ function checkWeightsMatch(module: Module, groups: WeightsGroup[], path: string)
   for (const group of groups) {
     for (const w of group.weights) {
       const v = module.params.get(w.name);
-      if (v === undefined) throw new InputError(path, `weights do not match the ${kind} architecture: unexpected weight ${w.name}`);
-      if (seen.has(w.name)) throw new InputError(path, `weights do not match the ${kind} architecture: weight ${w.name} appears twice`);
+      if (v === undefined) throw new InputError(path, `weights do not match the ${kind} architecture: unexpected weight ${clip(w.name)}`);
+      if (seen.has(w.name)) throw new InputError(path, `weights do not match the ${kind} architecture: weight ${clip(w.name)} appears twice`);
       seen.add(w.name);
       if (w.shape.length !== v.shape.length || w.shape.some((d, i) => d !== v.shape[i])) {
         throw new InputError(
           path,
-          `weights do not match the ${kind} architecture: ${w.name} has shape [${w.shape.join(', ')}] in the file, [${v.shape.join(', ')}] in the architecture`,
+          `weights do not match the ${kind} architecture: ${clip(w.name)} has shape [${clip(w.shape.join(', '))}] in the file, [${v.shape.join(', ')}] in the architecture`,
         );
       }
     }

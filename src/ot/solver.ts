@@ -82,6 +82,12 @@ export interface CommonSolverOptions {
   batchSize?: number;
   /** Seed of the solver's own randomness (e.g. gradient-penalty interpolation). */
   seed?: number;
+  /**
+   * Keep the losses of at most this many recent steps in `history` (and in `getState`). Default: all.
+   * Long runs that log their losses elsewhere (otsr train: log.jsonl) keep none, so memory and
+   * checkpoints do not grow with the number of steps.
+   */
+  historyLimit?: number;
 }
 
 /**
@@ -99,6 +105,7 @@ export abstract class OtSolver {
   protected abstract readonly potentialOptimizer: Adam;
   private completed = 0;
   private readonly lossHistory: StepLosses[] = [];
+  private readonly historyLimit: number;
 
   constructor(problem: OtProblem, networks: OtNetworks, options: CommonSolverOptions) {
     this.problem = problem;
@@ -109,6 +116,8 @@ export abstract class OtSolver {
       throw new Error(`batchSize must be a positive integer, got ${this.batchSize}`);
     }
     this.rng = new Rng(options.seed ?? 0);
+    this.historyLimit = options.historyLimit ?? Infinity;
+    if (!(this.historyLimit >= 0)) throw new Error(`historyLimit must be >= 0, got ${this.historyLimit}`);
   }
 
   /** Outer steps completed so far. */
@@ -134,6 +143,7 @@ export abstract class OtSolver {
     this.problem.cost.afterStep?.(this.completed, this.map);
     const losses: StepLosses = { step: this.completed, ...partial };
     this.lossHistory.push(losses);
+    this.trimHistory();
     return losses;
   }
 
@@ -183,7 +193,15 @@ export abstract class OtSolver {
     this.problem.target.setState(state.target);
     this.problem.cost.setState?.(state.cost);
     this.completed = state.step;
-    this.lossHistory.splice(0, this.lossHistory.length, ...state.history);
+    // Not splice(…, ...history): spreading >~120k entries overflows the call stack (long runs).
+    this.lossHistory.length = 0;
+    for (const h of state.history) this.lossHistory.push(h);
+    this.trimHistory();
+  }
+
+  private trimHistory(): void {
+    const extra = this.lossHistory.length - this.historyLimit;
+    if (extra > 0) this.lossHistory.splice(0, extra);
   }
 
   /** Frees the optimizer slots (not the networks, the samplers or the cost, which the caller owns). */

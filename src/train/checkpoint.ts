@@ -71,6 +71,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   } catch {
     throw new InputError(file, 'checkpoint header is not valid JSON');
   }
+  checkHeader(header, file);
   const payloadBytes = bytes.length - 16 - headerLen;
   const total = header.tensors.reduce((n, e) => n + e.length, 0);
   if (payloadBytes !== total * 4) throw new InputError(file, `checkpoint is truncated (${payloadBytes} of ${total * 4} payload bytes)`);
@@ -82,4 +83,25 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     tensors.set(e.name, tf.tensor(payload.subarray(e.offset, e.offset + e.length), e.shape, 'float32'));
   }
   return { state: header.state, tensors };
+}
+
+/** The header's table must describe float32 tensors that tile the payload: anything else is damage. */
+function checkHeader(header: unknown, file: string): asserts header is Header {
+  const h = header as Partial<Header> | null;
+  if (h === null || typeof h !== 'object' || !Array.isArray(h.tensors)) throw new InputError(file, 'checkpoint header is damaged (no tensor table)');
+  let offset = 0;
+  for (const e of h.tensors as unknown[]) {
+    const t = e as Header['tensors'][number] | null;
+    const ok =
+      t !== null &&
+      typeof t === 'object' &&
+      typeof t.name === 'string' &&
+      Array.isArray(t.shape) &&
+      t.shape.every((d) => Number.isInteger(d) && d >= 0) &&
+      t.offset === offset &&
+      Number.isInteger(t.length) &&
+      t.shape.reduce((a, d) => a * d, 1) === t.length;
+    if (!ok) throw new InputError(file, 'checkpoint header is damaged (bad tensor entry)');
+    offset += t.length;
+  }
 }

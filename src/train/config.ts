@@ -35,6 +35,8 @@ export interface TrainConfig {
   sampleEvery: number;
   /** Budget for decoded training images held in memory. */
   cacheMB: number;
+  /** Images with more pixels are skipped (decompression bombs); default the image loader's DEFAULT_MAX_PIXELS. */
+  maxPixels?: number;
 }
 
 /** Named map architectures: small enough to train on a laptop CPU, or the reference benchmark size. */

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { InputError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { LogRecord } from './run-dir.js';
 
 /** Appends records to a JSONL log, one `appendFile` per record so a crash loses at most the last line. */
@@ -17,7 +18,8 @@ export class JsonlLog {
   async truncateAfter(step: number): Promise<void> {
     const records = await readLog(this.file);
     const kept = records.filter((r) => r.step <= step);
-    await fs.writeFile(this.file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    // Atomic: a kill while rewriting must not leave an empty or half-written log behind.
+    await writeFileAtomic(this.file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
 }
 

@@ -10,7 +10,10 @@ import { type LogRecord, runPaths } from './run-dir.js';
  * Writes `report.html` for a run folder: one self-contained page (images inlined as data URIs, plots as
  * inline SVG) with the config, loss and validation curves, and the sample grids. Returns its path.
  */
-export async function writeRunReport(runDir: string, options: { maxSamples?: number } = {}): Promise<string> {
+export async function writeRunReport(
+  runDir: string,
+  options: { maxSamples?: number; /** Trusted HTML shown first (e.g. the demo's before/after). */ leadHtml?: string } = {},
+): Promise<string> {
   const paths = runPaths(runDir);
   let config: unknown;
   try {
@@ -21,7 +24,7 @@ export async function writeRunReport(runDir: string, options: { maxSamples?: num
   }
   const records = await readLog(paths.log);
   const samples = await listSamples(paths.samples, options.maxSamples ?? 8);
-  const html = renderReport({ title: path.basename(path.resolve(runDir)), config, records, samples });
+  const html = renderReport({ title: path.basename(path.resolve(runDir)), config, records, samples, leadHtml: options.leadHtml });
   await writeFileAtomic(paths.report, html);
   return paths.report;
 }
@@ -49,7 +52,7 @@ async function listSamples(dir: string, max: number): Promise<SampleImage[]> {
 }
 
 /** Pure rendering, separate from I/O so it is easy to test. */
-export function renderReport(input: { title: string; config: unknown; records: LogRecord[]; samples: SampleImage[] }): string {
+export function renderReport(input: { title: string; config: unknown; records: LogRecord[]; samples: SampleImage[]; leadHtml?: string }): string {
   const train = input.records.filter((r): r is Extract<LogRecord, { type: 'train' }> => r.type === 'train');
   const val = input.records.filter((r): r is Extract<LogRecord, { type: 'val' }> => r.type === 'val');
   const seriesOf = (rows: { step: number; values: Record<string, number> }[]): Series[] => {
@@ -83,6 +86,7 @@ pre{background:#f6f6f6;padding:12px;overflow:auto}
 <h1>otsr run: ${escapeXml(input.title)}</h1>
 <p>${train.length ? `${train.at(-1)!.step} steps logged, ${formatSeconds(train.at(-1)!.seconds)} of training.` : 'No training steps logged yet.'}</p>
 ${lastRow}
+${input.leadHtml ?? ''}
 <h2>Losses</h2><div class="plots">${lossPlots.join('') || '<p>none yet</p>'}</div>
 <h2>Validation</h2><div class="plots">${valPlots.join('') || '<p>no validation set given</p>'}</div>
 <h2>Samples</h2><p>Each row: LR input | bicubic | otsr | HR (where known).</p>

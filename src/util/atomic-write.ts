@@ -119,3 +119,46 @@ export async function writeFolderAtomic(
     await fsyncDir(parent);
   }
 }
+
+const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+const TEMP_FOLDER = /^(.+)\.(tmp|old)-(\d+)-[0-9a-f]{8}$/;
+
+/** Whether process `pid` is running (signal 0 probes without sending anything). */
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Cleans up after writers of this module that were killed (kill -9, power loss) in `dir`: their temp files
+ * and temp folders are removed, and a folder left renamed aside (`NAME.old-*`) between the two renames of
+ * {@link writeFolderAtomic} is put back when NAME is missing, else removed. Entries of live processes are
+ * left alone. Returns the names it removed or restored.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const done: string[] = [];
+  for (const name of names) {
+    const file = TEMP_FILE.exec(name);
+    const folder = TEMP_FOLDER.exec(name);
+    const pid = Number(file?.[2] ?? folder?.[3]);
+    if ((!file && !folder) || alive(pid)) continue;
+    const full = path.join(dir, name);
+    if (folder?.[2] === 'old') {
+      const target = path.join(dir, folder[1]!);
+      if (!(await fs.stat(target).catch(() => undefined))) {
+        await fs.rename(full, target).catch(() => undefined);
+        done.push(name);
+        continue;
+      }
+    }
+    await fs.rm(full, { recursive: true, force: true }).catch(() => undefined);
+    done.push(name);
+  }
+  return done;
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
-import { type FilterGradStrategy, setIm2colBlockFloats } from '../../src/engine/conv-backprop-filter.js';
+import { type FilterGradStrategy, setMaxContraction } from '../../src/engine/conv-backprop-filter.js';
 import {
   registerWasmTrainingKernels,
   setFilterGradStrategy,
@@ -53,7 +53,7 @@ function geometry(c: Case): tf.backend_util.Conv2DInfo | undefined {
  * Both backprop kernels of otsr on wasm against tfjs's cpu kernels on fresh random data. The cpu kernels
  * ignore dilations, so a dilated conv is checked as the plain conv with the zero-stuffed filter.
  */
-function check(c: Case, strategy: FilterGradStrategy = 'auto'): { dx: number; dw: number } {
+function check(c: Case, strategy: FilterGradStrategy = 'patches'): { dx: number; dw: number } {
   const info = geometry(c)!;
   const xShape = [c.batch, ...c.size, c.channels[0]];
   const fShape = [...c.filter, ...c.channels];
@@ -73,7 +73,7 @@ function check(c: Case, strategy: FilterGradStrategy = 'auto'): { dx: number; dw
     const dw = runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, { ...common, ...extra, filterShape: fShape });
     return { dx: relError(dx, refDx), dw: relError(dw, refDw) };
   } finally {
-    setFilterGradStrategy('auto');
+    setFilterGradStrategy('patches');
   }
 }
 
@@ -109,24 +109,40 @@ test('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu over stride
   assert.ok(n > 700, `only ${n} cases`);
 });
 
-test('every filter-gradient method matches cpu, also when the im2col matrix is split over the batch', () => {
+test('the filter gradient matches cpu over (a third of) the grid also with the contraction split in small blocks', () => {
+  const previous = setMaxContraction(5);
+  try {
+    let i = 0;
+    for (const c of grid()) {
+      if (i++ % 3 !== 0) continue;
+      const e = check(c);
+      assert.ok(e.dw < TOLERANCE, `${JSON.stringify(c)}: dw error ${e.dw}`);
+    }
+  } finally {
+    setMaxContraction(previous);
+  }
+});
+
+test('every filter-gradient method matches cpu, also when the contraction is split over images and rows', () => {
   const cases: Case[] = [
     { batch: 3, size: [7, 6], filter: [3, 3], channels: [5, 7], strides: [1, 1], dilations: [1, 1], pad: 'same' },
+    { batch: 3, size: [5, 6], filter: [3, 3], channels: [3, 4], strides: [1, 1], dilations: [1, 1], pad: 'same' },
     { batch: 3, size: [8, 9], filter: [3, 3], channels: [6, 2], strides: [2, 2], dilations: [1, 1], pad: 'same' },
     { batch: 2, size: [9, 9], filter: [3, 2], channels: [3, 9], strides: [1, 2], dilations: [2, 1], pad: 1 },
     { batch: 2, size: [6, 6], filter: [4, 4], channels: [2, 3], strides: [2, 2], dilations: [1, 1], pad: 'valid' },
   ];
-  for (const blocks of [1 << 22, 64]) {
-    const previous = setIm2colBlockFloats(blocks);
+  // 4096: one block; 60: two images per block (and a last, smaller one); 7: a few output rows per block.
+  for (const blocks of [4096, 60, 7]) {
+    const previous = setMaxContraction(blocks);
     try {
       for (const c of cases) {
-        for (const strategy of ['patches', 'shiftedDy', 'conv'] as const) {
+        for (const strategy of ['patches', 'conv'] as const) {
           const e = check(c, strategy);
           assert.ok(e.dw < TOLERANCE, `${strategy}, block ${blocks}, ${JSON.stringify(c)}: dw error ${e.dw}`);
         }
       }
     } finally {
-      setIm2colBlockFloats(previous);
+      setMaxContraction(previous);
     }
   }
 });
@@ -183,4 +199,25 @@ test("tfjs-backend-wasm's own Conv2DBackpropInput stays reachable for benchmarks
     return { values: t.dataSync() as Float32Array, shape: t.shape };
   });
   assert.ok(relError(ours, theirs) < TOLERANCE);
+});
+
+test('Sum on wasm (fast over leading axes, stock otherwise) matches cpu', () => {
+  const x = host([3, 5, 4, 6]);
+  const cases: { axis: number | number[]; keepDims: boolean }[] = [
+    { axis: [0, 1, 2], keepDims: false },
+    { axis: [2, 0, 1], keepDims: true },
+    { axis: 0, keepDims: false },
+    { axis: [0, 1], keepDims: true },
+    { axis: [1, 2], keepDims: false },
+    { axis: -1, keepDims: false },
+    { axis: [0, 1, 2, 3], keepDims: false },
+  ];
+  for (const c of cases) {
+    const ref = runOn('cpu', 'Sum', { x }, c);
+    const ours = runOn('wasm', 'Sum', { x }, c);
+    assert.deepEqual(ours.shape, ref.shape);
+    // Sums of up to 360 unit normals, accumulated in different orders: compare absolutely.
+    const diff = Math.max(...ours.values.map((v, i) => Math.abs(v - ref.values[i]!)));
+    assert.ok(diff < 1e-4, `${JSON.stringify(c)}: ${diff}`);
+  }
 });

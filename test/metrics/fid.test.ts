@@ -81,7 +81,7 @@ test('FID of large Gaussian samples approaches the closed form', () => {
   assert.ok(Math.abs(got - exact) < 0.05 * exact, `FID ${got}, closed form ${exact}`);
   // Scaling the features by c scales FID by c^2.
   const scale = (s: FeatureSet): FeatureSet => ({ ...s, data: s.data.map((x) => 3 * x) });
-  assert.ok(Math.abs(frechetDistance(scale(a), scale(b)) - 9 * got) < 1e-9 * got);
+  assert.ok(Math.abs(frechetDistance(scale(a), scale(b)) - 9 * got) < 1e-9 * got, 'Math.abs(frechetDistance(scale(a), scale(b)) - 9 * got) < 1e-9 * got');
 });
 
 test('KID is unbiased: ~0 for two samples of one distribution, clearly > 0 for different ones', () => {
@@ -94,7 +94,7 @@ test('KID is unbiased: ~0 for two samples of one distribution, clearly > 0 for d
   const diff = kernelInceptionDistance(x, z, { subsetSize: 100, subsets: 50, seed: 1 });
   assert.equal(same.subsetSize, 100);
   assert.ok(diff.mean > 10 * Math.abs(same.mean), `same ${same.mean}, different ${diff.mean}`);
-  assert.ok(diff.mean > 5 * diff.std);
+  assert.ok(diff.mean > 5 * diff.std, 'diff.mean > 5 * diff.std');
 
   // Averaged over many independent small samples the estimator centres on 0, while the biased (V-statistic)
   // estimate of the same draws is clearly positive.

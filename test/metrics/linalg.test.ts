@@ -51,10 +51,10 @@ test('symmetricEigen satisfies A V = V diag(lambda) with orthonormal V', () => {
     // The trace is the sum of the eigenvalues.
     let trace = 0;
     for (let i = 0; i < n; i++) trace += a[i * n + i]!;
-    assert.ok(Math.abs(values.reduce((s, x) => s + x, 0) - trace) < 1e-10 * scale);
+    assert.ok(Math.abs(values.reduce((s, x) => s + x, 0) - trace) < 1e-10 * scale, 'Math.abs(values.reduce((s, x) => s + x, 0) - trace) < 1e-10 * scale');
     // Values alone agree with values computed with vectors.
     const alone = symmetricEigen(a, n).values;
-    assert.ok(maxAbs(sub(alone, values)) < 1e-12 * scale);
+    assert.ok(maxAbs(sub(alone, values)) < 1e-12 * scale, 'maxAbs(sub(alone, values)) < 1e-12 * scale');
   }
 });
 
@@ -73,14 +73,14 @@ test('symmetricEigen handles zero, diagonal, repeated and rank-deficient matrice
   const a = matMulTransB(q.map((x, i) => x * lam[i % 5]!), q, 5, 5, 5);
   const r = symmetricEigen(a, 5, { vectors: true });
   r.values.forEach((x, i) => assert.ok(Math.abs(x - [1, 1, 1, 5, 5][i]!) < 1e-13, `${x}`));
-  assert.ok(residuals(a, 5, r.values, r.vectors!).eig < 1e-13);
+  assert.ok(residuals(a, 5, r.values, r.vectors!).eig < 1e-13, 'residuals(a, 5, r.values, r.vectors!).eig < 1e-13');
 
   // Rank 4 in 40 dimensions: 36 eigenvalues are zero up to rounding.
   const psd = randomPsd(rng, 40, 4);
   const vals = symmetricEigen(psd, 40).values;
   const top = vals[39]!;
   for (let i = 0; i < 36; i++) assert.ok(Math.abs(vals[i]!) < 1e-13 * top, `${vals[i]}`);
-  for (let i = 36; i < 40; i++) assert.ok(vals[i]! > 1e-3 * top);
+  for (let i = 36; i < 40; i++) assert.ok(vals[i]! > 1e-3 * top, 'vals[i]! > 1e-3 * top');
 });
 
 test('sqrtmPsd squares back to the matrix, also when singular', () => {
@@ -91,11 +91,11 @@ test('sqrtmPsd squares back to the matrix, also when singular', () => {
     const err = maxAbs(sub(matMul(s, s, n, n, n), a));
     assert.ok(err < 1e-11 * maxAbs(a), `n=${n}, rank ${r}: |S S - A| = ${err}`);
     // The principal root is symmetric and PSD.
-    assert.ok(maxAbs(sub(s, transpose(s, n))) < 1e-12 * maxAbs(a));
-    assert.ok(symmetricEigen(s, n).values[0]! > -1e-7 * Math.sqrt(maxAbs(a)));
+    assert.ok(maxAbs(sub(s, transpose(s, n))) < 1e-12 * maxAbs(a), 'maxAbs(sub(s, transpose(s, n))) < 1e-12 * maxAbs(a)');
+    assert.ok(symmetricEigen(s, n).values[0]! > -1e-7 * Math.sqrt(maxAbs(a)), 'symmetricEigen(s, n).values[0]! > -1e-7 * Math.sqrt(maxAbs(a))');
   }
   // A known root: [[2, 1], [1, 2]] = S^2 with S = [[a, b], [b, a]], a = (sqrt3 + 1)/2, b = (sqrt3 - 1)/2.
   const s = sqrtmPsd(Float64Array.of(2, 1, 1, 2), 2);
   const [ea, eb] = [(Math.sqrt(3) + 1) / 2, (Math.sqrt(3) - 1) / 2];
-  [ea, eb, eb, ea].forEach((x, i) => assert.ok(Math.abs(s[i]! - x) < 1e-15));
+  [ea, eb, eb, ea].forEach((x, i) => assert.ok(Math.abs(s[i]! - x) < 1e-15, 'Math.abs(s[i]! - x) < 1e-15'));
 });

@@ -36,7 +36,7 @@ test('PSNR and SSIM match scikit-image on real image pairs (RGB and grey, with a
 test('identical images: PSNR is Infinity and SSIM is 1', async () => {
   const a = await load('eagle-hr.png');
   assert.equal(psnr(a, a), Infinity);
-  assert.ok(Math.abs(ssim(a, a, { border: 4 }) - 1) < 1e-12);
+  assert.ok(Math.abs(ssim(a, a, { border: 4 }) - 1) < 1e-12, 'Math.abs(ssim(a, a, { border: 4 }) - 1) < 1e-12');
 });
 
 test('a constant offset gives the analytic PSNR and SSIM', () => {
@@ -44,7 +44,7 @@ test('a constant offset gives the analytic PSNR and SSIM', () => {
     const a = constant(32, 20, 3, 100);
     const b = constant(32, 20, 3, 100 + offset);
     // MSE = offset^2.
-    assert.ok(Math.abs(psnr(a, b) - 10 * Math.log10(255 ** 2 / offset ** 2)) < 1e-12);
+    assert.ok(Math.abs(psnr(a, b) - 10 * Math.log10(255 ** 2 / offset ** 2)) < 1e-12, 'Math.abs(psnr(a, b) - 10 * Math.log10(255 ** 2 / offset ** 2)) < 1e-12');
     // Constant images: the contrast-structure term is 1, the luminance term (2 m n + C1) / (m^2 + n^2 + C1).
     const c1 = (0.01 * 255) ** 2;
     const want = (2 * 100 * (100 + offset) + c1) / (100 ** 2 + (100 + offset) ** 2 + c1);
@@ -53,7 +53,7 @@ test('a constant offset gives the analytic PSNR and SSIM', () => {
   // An offset on half of the channels: MSE = offset^2 / 2 over the three colour channels (alpha ignored).
   const a = constant(16, 16, 4, 50);
   const b = { ...a, data: Float64Array.from(a.data, (v, i) => (i % 4 === 0 ? v + 6 : i % 4 === 3 ? 0 : v)) };
-  assert.ok(Math.abs(psnr(a, b) - 10 * Math.log10(255 ** 2 / (36 / 3))) < 1e-12);
+  assert.ok(Math.abs(psnr(a, b) - 10 * Math.log10(255 ** 2 / (36 / 3))) < 1e-12, 'Math.abs(psnr(a, b) - 10 * Math.log10(255 ** 2 / (36 / 3))) < 1e-12');
 });
 
 test('the border crop only looks at the inner pixels', () => {
@@ -64,8 +64,8 @@ test('the border crop only looks at the inner pixels', () => {
     if (x < 4 || y < 4 || x >= 26 || y >= 26) for (let c = 0; c < 3; c++) b.data[(y * 30 + x) * 3 + c] = 200;
   }
   assert.equal(psnr(a, b, { border: 4 }), Infinity);
-  assert.ok(Math.abs(ssim(a, b, { border: 4 }) - 1) < 1e-12);
-  assert.ok(psnr(a, b, { border: 3 }) < 30);
+  assert.ok(Math.abs(ssim(a, b, { border: 4 }) - 1) < 1e-12, 'Math.abs(ssim(a, b, { border: 4 }) - 1) < 1e-12');
+  assert.ok(psnr(a, b, { border: 3 }) < 30, 'psnr(a, b, { border: 3 }) < 30');
 });
 
 test('bad inputs get clear errors', () => {

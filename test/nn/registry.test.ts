@@ -7,8 +7,9 @@ import { Critic } from '../../src/nn/critic.js';
 import { Edsr } from '../../src/nn/edsr.js';
 import { Mlp } from '../../src/nn/mlp.js';
 import type { Module } from '../../src/nn/module.js';
-import { buildModule } from '../../src/nn/registry.js';
+import { archParamCount, buildModule } from '../../src/nn/registry.js';
 import { Unet } from '../../src/nn/unet.js';
+import { Rng } from '../../src/util/rng.js';
 
 async function sameParams(a: Module, b: Module): Promise<void> {
   assert.deepEqual([...a.params.keys()], [...b.params.keys()]);
@@ -71,4 +72,34 @@ test('buildModule rejects bad specs with a UsageError and allocates nothing', as
     assert.throws(() => buildModule(spec as never), (err: Error) => err instanceof UsageError && message.test(err.message), JSON.stringify(spec));
   }
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('archParamCount equals the built module\'s parameter count for random specs of every kind', async () => {
+  await initBackend('cpu');
+  const rng = new Rng(41);
+  const pick = <T>(xs: readonly T[]) => xs[rng.int(xs.length)]!;
+  const specs: Record<string, unknown>[] = [
+    // The reference critic's defaults (nFeats 64, maxFeats 512) at a small size.
+    { kind: 'critic', size: 4 },
+  ];
+  for (let k = 0; k < 12; k++) {
+    specs.push(
+      { kind: 'mlp', inDim: 1 + rng.int(4), hidden: Array.from({ length: rng.int(3) }, () => 1 + rng.int(6)), outDim: 1 + rng.int(4) },
+      { kind: 'edsr', nResBlocks: rng.int(3), nFeats: 1 + rng.int(6), scale: pick([2, 3, 4, 8]), skip: 'none' },
+      { kind: 'critic', size: 4 + rng.int(30), nFeats: 1 + rng.int(3), maxFeats: 3 + rng.int(6) },
+      { kind: 'unet', inChannels: 1 + rng.int(3), outChannels: 1 + rng.int(3), base: 1 + rng.int(3), depth: rng.int(3) },
+    );
+  }
+  for (const spec of specs) {
+    if (spec.kind === 'critic' && (spec.maxFeats as number) < (spec.nFeats as number)) continue;
+    const m = buildModule(spec as { kind: string });
+    assert.equal(archParamCount(spec as { kind: string }), m.parameterCount(), JSON.stringify(spec));
+    m.dispose();
+  }
+  // Absurd specs are counted without allocating anything.
+  const before = tf.memory().numBytes;
+  assert.ok(archParamCount({ kind: 'edsr', nResBlocks: 1e6, nFeats: 1e5, scale: 4 }) > 1e15);
+  assert.ok(archParamCount({ kind: 'critic', size: 2 ** 40, nFeats: 64 }) > 1e8); // 38 stages of 512 features
+  assert.equal(tf.memory().numBytes, before);
+  assert.throws(() => archParamCount({ kind: 'edsr', nResBlocks: 1, nFeats: 4, scale: 5 }), UsageError);
 });

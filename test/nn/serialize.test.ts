@@ -191,6 +191,15 @@ test('each damaged or foreign model gives an InputError naming the file and the 
   await expectBad('truncated shard', (dir) => writeFileSync(join(dir, 'group1-shard1of1.bin'), shard.subarray(0, shard.length - 4)), 'group1-shard1of1.bin',
     new RegExp(`truncated: the weights listed in model.json need ${shard.length} bytes, the shards hold ${shard.length - 4}`));
   await expectBad('long shard', (dir) => writeFileSync(join(dir, 'group1-shard1of1.bin'), Buffer.concat([shard, Buffer.alloc(8)])), 'group1-shard1of1.bin', /too long/);
+  await expectBad('NaN weight', (dir) => {
+    const bad = Buffer.from(shard);
+    bad.writeFloatLE(Number.NaN, 4 * 17);
+    writeFileSync(join(dir, 'group1-shard1of1.bin'), bad);
+  }, 'group1-shard1of1.bin', /damaged: weight values include NaN/);
+  await expectBad('bad scale', (_d, j) => (j.otsr.scale = 0.5), 'model.json', /invalid scale 0\.5/);
+  await expectBad('scale of another model', (_d, j) => (j.otsr.scale = 4), 'model.json', /the manifest says scale 4, the edsr architecture upscales x2/);
+  await expectBad('huge arch', (_d, j) => (j.arch.nFeats = 50_000), 'model.json', /it has \d+ parameters, the file holds \d+/);
+  await expectBad('name with a newline', (_d, j) => (j.weightsManifest[0].weights[0].name = 'a\nb'), 'model.json', /unexpected weight a\\u000ab/);
   m.dispose();
 });
 

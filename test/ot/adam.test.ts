@@ -80,3 +80,14 @@ test('restoring an Adam state of another shape is a clear error', async () => {
   optQ.dispose();
   tf.dispose([p, q]);
 });
+
+test('creating and disposing an Adam leaves no tensors behind', async () => {
+  await initBackend('cpu');
+  const w = tf.variable(tf.ones([3, 2]));
+  const before = tf.memory().numTensors;
+  const opt = new Adam(new Map([['w', w]]), { lr: 0.1 });
+  assert.equal(tf.memory().numTensors, before + 2);
+  opt.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  w.dispose();
+});

@@ -2,11 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_OT_BENCH, type OtBenchConfig, formatOtTable, runOtBenchmark } from '../../bench/ot-bench.js';
-import { PAIR_NAMES, type PairName } from '../../bench/ot-pairs.js';
-import { initBackend, parseBackendName } from '../../engine/backend.js';
-import { UsageError } from '../../errors.js';
-import { floatOption, intOption, listOption } from '../options.js';
+import { DEFAULT_OT_BENCH, type OtBenchConfig, formatOtTable, runOtBenchmark } from '../../../bench/ot-bench.js';
+import { PAIR_NAMES, type PairName } from '../../../bench/ot-pairs.js';
+import { initBackend, parseBackendName } from '../../../engine/backend.js';
+import { UsageError } from '../../../errors.js';
+import { floatOption, intOption, listOption } from '../../options.js';
 
 function pairOption(value: string): PairName {
   if ((PAIR_NAMES as readonly string[]).includes(value)) return value as PairName;

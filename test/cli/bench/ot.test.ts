@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { runCli } from '../helpers/cli.js';
+import { runCli } from '../../helpers/cli.js';
 
 test('otsr bench ot --json prints one JSON object with a row per solver and λ, and writes JSON + table', () => {
   const out = mkdtempSync(path.join(tmpdir(), 'otsr-bench-ot-'));

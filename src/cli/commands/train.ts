@@ -1,0 +1,98 @@
+import { Command, Option } from 'commander';
+import { initBackend, parseBackendName } from '../../engine/backend.js';
+import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
+import { DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch, validateConfig } from '../../train/config.js';
+import { writeRunReport } from '../../train/report.js';
+import { train } from '../../train/train.js';
+import { floatOption, intOption } from '../options.js';
+import { formatDuration, progressRenderer } from '../progress-bar.js';
+import { interruptSignal } from '../signals.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('Learn an LR -> HR super-resolution map from two unpaired folders (neural OT or the GAN baseline)')
+    .requiredOption('--lr <dir>', 'folder of low-resolution images (repeatable)', collect)
+    .requiredOption('--hr <dir>', 'folder of unrelated high-resolution images (repeatable)', collect)
+    .requiredOption('--out <dir>', 'run folder: checkpoint, log, samples, model, report (e.g. runs/NAME)')
+    .option('--scale <s>', 'upscaling factor (2, 3, 4, 8)', intOption('--scale', 2, 8), D.scale)
+    .addOption(new Option('--solver <name>', 'ots: neural OT (unbiased); gan: regularized WGAN-GP baseline').choices(['ots', 'gan']).default(D.solver))
+    .option('--lambda <l>', 'GAN only: weight of the content cost (0 = plain GAN)', floatOption('--lambda', 0), D.lambda)
+    .option('--steps <n>', 'outer iterations (OTS: k map steps + 1 potential step)', intOption('--steps', 1), D.steps)
+    .option('--crop <c>', 'HR crop side in pixels (LR crops are c / scale)', intOption('--crop', 8), D.crop)
+    .option('--batch <b>', 'images per batch', intOption('--batch', 1), D.batch)
+    .option('--arch <preset|json>', `map architecture: ${Object.keys(MAP_PRESETS).join(', ')} or a JSON spec`, 'small')
+    .option('--potential <preset|json>', `potential/critic: ${Object.keys(POTENTIAL_PRESETS).join(', ')} or a JSON spec`, 'small')
+    .option('--learning-rate <lr>', 'Adam learning rate of both networks', floatOption('--learning-rate', 0), D.learningRate)
+    .option('--k-map <k>', 'OTS: map steps per potential step', intOption('--k-map', 1), D.kMap)
+    .option('--n-critic <n>', 'GAN: critic steps per map step', intOption('--n-critic', 1), D.nCritic)
+    .option('--refresh-every <n>', 'replace the bicubic reference of the cost by a frozen copy of the map every n steps (0: never)', intOption('--refresh-every', 0), D.refreshEvery)
+    .option('--val-lr <dir>', 'paired validation LR folder (PSNR/SSIM during training)')
+    .option('--val-hr <dir>', 'paired validation HR folder')
+    .option('--checkpoint-every <n>', 'steps between checkpoints', intOption('--checkpoint-every', 1), D.checkpointEvery)
+    .option('--sample-every <n>', 'steps between sample grids (and validation)', intOption('--sample-every', 1), D.sampleEvery)
+    .option('--cache-mb <mb>', 'memory budget for decoded training images', intOption('--cache-mb', 16), D.cacheMB)
+    .option('--max-pixels <n>', 'skip images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
+    .option('--seed <s>', 'random seed', intOption('--seed', 0), D.seed)
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
+    .action(async (o) => {
+      const config: TrainConfig = {
+        lr: o.lr,
+        hr: o.hr,
+        scale: o.scale,
+        solver: o.solver,
+        lambda: o.lambda,
+        steps: o.steps,
+        crop: o.crop,
+        batch: o.batch,
+        map: resolveArch(o.arch, MAP_PRESETS, o.scale, '--arch'),
+        potential: resolveArch(o.potential, POTENTIAL_PRESETS, o.crop, '--potential'),
+        learningRate: o.learningRate,
+        kMap: o.kMap,
+        nCritic: o.nCritic,
+        refreshEvery: o.refreshEvery,
+        ...(o.valLr ? { valLr: o.valLr } : {}),
+        ...(o.valHr ? { valHr: o.valHr } : {}),
+        seed: o.seed,
+        checkpointEvery: o.checkpointEvery,
+        sampleEvery: o.sampleEvery,
+        cacheMB: o.cacheMb,
+        ...(o.maxPixels !== DEFAULT_MAX_PIXELS ? { maxPixels: o.maxPixels } : {}),
+      };
+      validateConfig(config); // bad numbers fail before the backend starts
+      const backend = await initBackend(o.backend);
+      process.stderr.write(`otsr train: ${config.solver}${config.solver === 'gan' ? ` (lambda ${config.lambda})` : ''}, x${config.scale}, ${config.steps} steps, backend ${backend}\n`);
+      const bar = progressRenderer('train', { unit: 'steps' });
+      const interrupt = interruptSignal(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)...\n'));
+      try {
+        const result = await train(config, o.out, {
+          resume: o.resume === true,
+          signal: interrupt.signal,
+          onProgress: (e) => bar.update(e),
+          onMessage: (m) => process.stderr.write(`${m}\n`),
+        });
+        bar.stop();
+        const report = await writeRunReport(o.out);
+        const val = result.lastValidation
+          ? ` | val PSNR ${result.lastValidation.psnr!.toFixed(2)} dB (bicubic ${result.lastValidation.psnrBicubic!.toFixed(2)}), SSIM ${result.lastValidation.ssim!.toFixed(4)} (bicubic ${result.lastValidation.ssimBicubic!.toFixed(4)})`
+          : '';
+        process.stdout.write(
+          `${result.status === 'done' ? 'trained' : 'stopped'} ${result.steps} steps in ${formatDuration(result.seconds)}${val}\nmodel:  ${result.modelDir}\nreport: ${report}\n`,
+        );
+      } finally {
+        bar.stop();
+        interrupt.dispose();
+      }
+    });
+}
+
+export function reportCommand(): Command {
+  return new Command('report')
+    .description('Write report.html for a training run: config, loss and validation curves, sample grids')
+    .argument('<run>', 'run folder (the --out of otsr train)')
+    .action(async (run: string) => {
+      process.stdout.write(`${await writeRunReport(run)}\n`);
+    });
+}

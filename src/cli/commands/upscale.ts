@@ -1,0 +1,54 @@
+import { Command } from 'commander';
+import { initBackend, parseBackendName } from '../../engine/backend.js';
+import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
+import { planOutputs, upscaleFiles } from '../../upscale/files-node.js';
+import { loadUpscaler } from '../../upscale/upscaler-node.js';
+import { RateMeter } from '../../util/progress.js';
+import { intOption } from '../options.js';
+import { progressRenderer } from '../progress-bar.js';
+import { interruptSignal } from '../signals.js';
+
+export function upscaleCommand(): Command {
+  return new Command('upscale')
+    .description('Super-resolve images of any size with a trained model (tiled, memory bounded, seamless)')
+    .argument('<inputs...>', 'image files or folders')
+    .requiredOption('-o, --out <path>', 'output file (one input) or folder (PNG files, same names)')
+    .requiredOption('--model <spec>', "otsr model folder (from 'otsr train'), 'bicubic', an UpscalerJS package (@upscalerjs/esrgan-slim) or a layers model.json")
+    .option('--scale <s>', "factor for 'bicubic' or a package's model (a model folder knows its own)", intOption('--scale', 2, 16))
+    .option('--tile <px>', 'tile side in input pixels (bounds memory)', intOption('--tile', 16), 256)
+    .option('--overlap <px>', 'input pixels shared by neighbouring tiles (blended, no seams)', intOption('--overlap', 0), 16)
+    .option('--max-pixels <n>', 'refuse input images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
+    .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
+    .action(async (inputs: string[], o) => {
+      await initBackend(o.backend, { gradients: false });
+      const upscaler = await loadUpscaler(o.model, o.scale !== undefined ? { scale: o.scale } : {});
+      const jobs = await planOutputs(inputs, o.out);
+      const bar = progressRenderer('upscale', { unit: 'tiles' });
+      const interrupt = interruptSignal();
+      let meter: RateMeter | undefined;
+      try {
+        const { written, skipped } = await upscaleFiles(jobs, upscaler, {
+          tile: o.tile,
+          overlap: o.overlap,
+          maxPixels: o.maxPixels,
+          signal: interrupt.signal,
+          onImage: (done, total, file) => {
+            if (file) process.stderr.write(`[${done + 1}/${total}] ${file}\n`);
+            meter = undefined;
+          },
+          onTile: (done, total) => {
+            meter ??= new RateMeter(total);
+            bar.update(meter.update(done));
+          },
+          onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+        });
+        bar.stop();
+        process.stdout.write(`${written} image(s) upscaled x${upscaler.scale}${skipped ? `, ${skipped} skipped` : ''} -> ${o.out}\n`);
+        if (skipped > 0) process.exitCode = 1;
+      } finally {
+        bar.stop();
+        interrupt.dispose();
+        upscaler.dispose();
+      }
+    });
+}

@@ -1,0 +1,67 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * One kind of training step that {@link DataParallel} runs in every worker on that worker's rows of the batch.
+ *
+ * The contract that makes data parallelism exact: `loss` returns the **mean over the samples it is given** of a
+ * per-sample objective (a mean over a batch is the sample-count-weighted mean of the shards' means), and
+ * `update` is deterministic, so that the same averaged gradients give bit-identical weights in every worker.
+ */
+export interface ParallelStep {
+  /** The variables this step trains, by stable name; their order fixes the layout of the shared gradients. */
+  params: ReadonlyMap<string, tf.Variable>;
+  /**
+   * The objective on a shard: `batch` holds each named input's rows for this worker. Called inside
+   * `tf.variableGrads`; `metrics` (scalars, e.g. a transport cost) are averaged the same way as the loss.
+   */
+  loss(batch: Record<string, tf.Tensor>): tf.Scalar | { loss: tf.Scalar; metrics: Record<string, tf.Scalar> };
+  /** Applies the averaged gradients, keyed by tf.Variable name (as `tf.variableGrads` returns them). */
+  update(grads: tf.NamedTensorMap): void;
+}
+
+/** What a task module's `createTask` returns in each worker (and may return on the main thread for tests). */
+export interface ParallelTask {
+  steps: Record<string, ParallelStep>;
+  /**
+   * Everything that must stay identical across workers and that a caller may read or restore: network weights,
+   * optimizer moments (tensors, owned by the caller) and plain-number counters (e.g. Adam step counts).
+   */
+  getState(): { tensors: Record<string, tf.Tensor>; counters: Record<string, number> };
+  /** Restores a state from {@link ParallelTask.getState} (copies the values; does not dispose `tensors`). */
+  setState(tensors: Record<string, tf.Tensor>, counters: Record<string, number>): void;
+  dispose(): void;
+}
+
+/** Where a worker finds its task: a module URL exporting `createTask(options, info)`. */
+export interface TaskSpec {
+  /** file: URL of an ES module (use {@link siblingModule} so that it works from src under tsx and from dist). */
+  url: string;
+  /** Structured-cloneable options passed to `createTask`. */
+  options?: unknown;
+}
+
+export interface WorkerInfo {
+  rank: number;
+  size: number;
+}
+
+export type CreateTask = (options: unknown, info: WorkerInfo) => ParallelTask | Promise<ParallelTask>;
+
+/** A named input of a step: rows along the first axis, float32, in a SharedArrayBuffer owned by the pool. */
+export interface SharedInput {
+  buffer: SharedArrayBuffer;
+  shape: number[];
+}
+
+export type ToWorker =
+  | { type: 'init'; grads: SharedArrayBuffer; stride: number }
+  | { type: 'step'; id: number; name: string; batch: Record<string, SharedInput> }
+  | { type: 'readState'; id: number }
+  | { type: 'writeState'; id: number; values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> };
+
+export type FromWorker =
+  | { type: 'ready'; paramCounts: Record<string, number> }
+  | { type: 'step'; id: number; loss: number; metrics: Record<string, number> }
+  | { type: 'state'; id: number; values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> }
+  | { type: 'ok'; id: number }
+  | { type: 'error'; id?: number; message: string };

@@ -1,0 +1,255 @@
+import { promises as fs } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { openUnpairedFolders } from '../data/unpaired.js';
+import { InputError, OtsrError, UsageError } from '../errors.js';
+import { upsampleBicubic } from '../image/resize-tensor.js';
+import type { Module } from '../nn/module.js';
+import { buildModule } from '../nn/registry.js';
+import { saveModel } from '../nn/serialize-node.js';
+import { ReferenceCost } from '../ot/cost.js';
+import { NeuralOT } from '../ot/neural-ot.js';
+import { RegularizedGAN } from '../ot/regularized-gan.js';
+import { type OtSolver, type StepLosses, disposeSolverState } from '../ot/solver.js';
+import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
+import { type ProgressEvent, RateMeter } from '../util/progress.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type TrainConfig, resumeMismatch, validateConfig } from './config.js';
+import { JsonlLog } from './log.js';
+import { runPaths } from './run-dir.js';
+import { solverStateFromCheckpoint, solverStateToCheckpoint } from './solver-checkpoint.js';
+import { Validator } from './validate.js';
+
+export interface TrainOptions {
+  /** Continue from runs/NAME/checkpoint.otsr (same config except --steps). */
+  resume?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Skipped files, checkpoints written, etc.: one line each. */
+  onMessage?: (message: string) => void;
+  /** Stops after the current step; a checkpoint is saved first. */
+  signal?: AbortSignal;
+  /** Stops (checkpoint and model saved, as at the end) once this many seconds of this session have passed. */
+  timeLimitSeconds?: number;
+}
+
+export interface TrainResult {
+  runDir: string;
+  /** Outer steps completed (the checkpoint's step). */
+  steps: number;
+  /** done: all steps; time-limit: `timeLimitSeconds` ran out first; cancelled: `signal` fired. */
+  status: 'done' | 'time-limit' | 'cancelled';
+  /** The exported map (model folder), loadable by `otsr upscale --model`. */
+  modelDir: string;
+  /** Training seconds, over all sessions of this run. */
+  seconds: number;
+  lastValidation?: Record<string, number>;
+}
+
+interface RunState {
+  /** Training seconds before this session (from the checkpoint). */
+  secondsBefore: number;
+}
+
+/**
+ * Trains an unpaired super-resolution map with neural OT (or the regularized-GAN baseline) on two folders,
+ * writing checkpoints, samples, a JSONL log, the exported model and (via `writeRunReport`) a report into
+ * `outDir`. Resumable; cancellable through `signal` (checkpoint first); stops on a non-finite loss keeping
+ * the last good checkpoint.
+ */
+export async function train(config: TrainConfig, outDir: string, options: TrainOptions = {}): Promise<TrainResult> {
+  validateConfig(config);
+  const say = options.onMessage ?? (() => {});
+  const paths = runPaths(outDir);
+  const hasCheckpoint = await exists(paths.checkpoint);
+  if (hasCheckpoint && !options.resume) {
+    throw new UsageError(`${outDir} already holds a run (checkpoint.otsr): add --resume to continue it, or choose another --out`);
+  }
+  if (options.resume && !hasCheckpoint) throw new InputError(paths.checkpoint, 'nothing to resume: no checkpoint in this run folder');
+  if (options.resume) {
+    const saved = await readSavedConfig(paths.config);
+    const mismatch = resumeMismatch(saved, config);
+    if (mismatch) throw new UsageError(`cannot resume ${outDir}: ${mismatch}`);
+  }
+  await fs.mkdir(paths.samples, { recursive: true }).catch((err: unknown) => {
+    throw new OtsrError(`${outDir}: cannot create the run folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  });
+  // A run killed (kill -9, power loss) while writing leaves temp files of its atomic writes: tidy them.
+  for (const dir of [outDir, paths.samples]) await removeStaleTemps(dir);
+  await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+
+  const data = await openUnpairedFolders({
+    lr: config.lr,
+    hr: config.hr,
+    scale: config.scale,
+    crop: config.crop,
+    seed: config.seed,
+    cacheBytes: config.cacheMB * 1024 * 1024,
+    ...(config.maxPixels !== undefined ? { maxPixels: config.maxPixels } : {}),
+    onWarning: say,
+    signal: options.signal,
+  });
+  // Files whose header is fine but whose data is not (truncated) are only found by decoding them: draw
+  // one crop from each side now, so that a folder with nothing decodable is an error before training
+  // starts. The draw is undone (setState), and files found bad are skipped later exactly as if they had
+  // been found then, so the batches are the same as without this probe.
+  for (const sampler of [data.lr, data.hr]) {
+    const state = sampler.getState();
+    tf.dispose(await sampler.sample(1));
+    sampler.setState(state);
+  }
+  const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
+  const map = buildModule(config.map, { seed: config.seed, upsampler });
+  const potential = buildModule(config.potential, { seed: config.seed + 1 });
+  const cost = new ReferenceCost({
+    reference: (x) => upsampleBicubic(x as tf.Tensor4D, config.scale),
+    ...(config.refreshEvery > 0 ? { refresh: { every: config.refreshEvery, frozen: buildModule(config.map, { upsampler }) } } : {}),
+  });
+  const problem = { source: data.lr, target: data.hr, cost };
+  // historyLimit 0: the losses go to log.jsonl, so neither memory nor checkpoints grow with the steps.
+  const common = { batchSize: config.batch, seed: config.seed + 2, mapLr: config.learningRate, potentialLr: config.learningRate, historyLimit: 0 };
+  const solver: OtSolver =
+    config.solver === 'ots'
+      ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.kMap })
+      : new RegularizedGAN(problem, { map, potential }, { ...common, lambda: config.lambda, criticSteps: config.nCritic });
+  const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
+  const log = new JsonlLog(paths.log);
+  const run: RunState = { secondsBefore: 0 };
+  try {
+    if (options.resume) {
+      const ckpt = await loadCheckpoint(paths.checkpoint);
+      const { state, seconds } = solverStateFromCheckpoint(ckpt, paths.checkpoint);
+      try {
+        solver.setState(state);
+      } finally {
+        tf.dispose([...ckpt.tensors.values()]);
+      }
+      run.secondsBefore = seconds;
+      await log.truncateAfter(solver.stepCount);
+      say(`resuming ${outDir} at step ${solver.stepCount}`);
+    }
+    return await loop(config, outDir, solver, map, validator, log, run, options);
+  } finally {
+    solver.dispose();
+    cost.dispose();
+    map.dispose();
+    potential.dispose();
+    validator?.dispose();
+  }
+}
+
+async function loop(
+  config: TrainConfig,
+  outDir: string,
+  solver: OtSolver,
+  map: Module,
+  validator: Validator | undefined,
+  log: JsonlLog,
+  run: RunState,
+  options: TrainOptions,
+): Promise<TrainResult> {
+  const paths = runPaths(outDir);
+  const say = options.onMessage ?? (() => {});
+  const meter = new RateMeter(config.steps);
+  const started = performance.now();
+  const elapsed = () => run.secondsBefore + (performance.now() - started) / 1000;
+  let lastValidation: Record<string, number> | undefined;
+  let savedStep = solver.stepCount;
+
+  const checkpoint = async () => {
+    const state = solver.getState();
+    try {
+      await saveCheckpoint(paths.checkpoint, solverStateToCheckpoint(state, elapsed()));
+    } finally {
+      disposeSolverState(state);
+    }
+    savedStep = solver.stepCount;
+  };
+  let sampledStep = -1;
+  const samplesAndValidation = async () => {
+    const step = solver.stepCount;
+    sampledStep = step;
+    if (validator) {
+      lastValidation = await validator.evaluate(map);
+      await log.append({ type: 'val', step, seconds: elapsed(), metrics: lastValidation });
+      await validator.writeGrid(paths.sample(step), map);
+    } else {
+      const lr = (await solver.problem.source.sample(Math.min(4, config.batch))) as tf.Tensor4D;
+      try {
+        const { writeSampleGrid } = await import('./samples.js');
+        await writeSampleGrid(paths.sample(step), lr, config.scale, (x) => map.apply(x) as tf.Tensor4D);
+      } finally {
+        lr.dispose();
+      }
+    }
+  };
+
+  if (solver.stepCount === 0) {
+    // A run always has a whole checkpoint, so even a first step that diverges leaves something to go back to.
+    await samplesAndValidation();
+    await checkpoint();
+  }
+  options.onProgress?.(meter.update(solver.stepCount));
+  let status: TrainResult['status'] = 'done';
+  while (solver.stepCount < config.steps) {
+    if (options.signal?.aborted) {
+      status = 'cancelled';
+      break;
+    }
+    if (options.timeLimitSeconds !== undefined && (performance.now() - started) / 1000 >= options.timeLimitSeconds) {
+      status = 'time-limit';
+      break;
+    }
+    const losses = await solver.step();
+    const values = lossValues(losses);
+    const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));
+    if (bad) {
+      await log.append({ type: 'event', step: losses.step, seconds: elapsed(), message: `stopped: ${bad[0]} is ${bad[1]}` });
+      throw new OtsrError(
+        `training diverged at step ${losses.step} (${bad[0]} = ${bad[1]}); the last good checkpoint (step ${savedStep}) is kept in ${paths.checkpoint}. Try a lower learning rate.`,
+      );
+    }
+    await log.append({ type: 'train', step: losses.step, seconds: elapsed(), losses: values });
+    options.onProgress?.(meter.update(losses.step, values));
+    const step = losses.step;
+    if (step % config.sampleEvery === 0 || step === config.steps) await samplesAndValidation();
+    if (step % config.checkpointEvery === 0 || step === config.steps) await checkpoint();
+  }
+  // Stopped early (time limit, Ctrl-C): the run still ends with samples, validation and a checkpoint of where it is.
+  if (sampledStep !== solver.stepCount) await samplesAndValidation();
+  if (savedStep !== solver.stepCount) await checkpoint();
+  if (status === 'cancelled') say(`cancelled: checkpoint saved at step ${solver.stepCount}; continue with --resume`);
+  await saveModel(paths.model, map, {
+    scale: config.scale,
+    training: { ...config, steps: solver.stepCount } as unknown as Record<string, unknown>,
+  });
+  return { runDir: outDir, steps: solver.stepCount, status, modelDir: paths.model, seconds: elapsed(), lastValidation };
+}
+
+function lossValues(l: StepLosses): Record<string, number> {
+  const out: Record<string, number> = { map: l.mapLoss, potential: l.potentialLoss, cost: l.cost };
+  if (l.gradientPenalty !== undefined) out.gp = l.gradientPenalty;
+  return out;
+}
+
+/** The config.json a run was started with (read on --resume); one line naming it if it is missing or damaged. */
+async function readSavedConfig(file: string): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new InputError(file, `cannot read the run's config (${(err as NodeJS.ErrnoException).code ?? String(err)}); it is needed to resume`);
+  }
+  try {
+    const config = JSON.parse(text) as unknown;
+    if (config !== null && typeof config === 'object' && !Array.isArray(config)) return config as TrainConfig;
+  } catch {
+    /* reported below */
+  }
+  throw new InputError(file, 'is not a valid run config (JSON object); it is needed to resume');
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,234 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { CancelledError, OtsrError, UsageError } from '../errors.js';
+
+/**
+ * An image as float values in [-1, 1]: `height` rows of `width` pixels of `channels` interleaved values (HWC).
+ * Channels: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA.
+ */
+export interface FloatImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/**
+ * A super-resolution network as a function: `[b, h, w, 3]` in [-1, 1] to `[b, h * scale, w * scale, 3]`
+ * (e.g. an otsr Module's `apply`, or an UpscalerJS model's `predict`). Called inside `tf.tidy`; it must not
+ * dispose its input.
+ */
+export type UpscaleModel = (batch: tf.Tensor4D) => tf.Tensor4D;
+
+export interface UpscaleOptions {
+  model: UpscaleModel;
+  /** The model's factor; checked against its outputs, or found from the first one when omitted. */
+  scale?: number;
+  /** Side of the tiles fed to the model, in input (LR) pixels; default 256. Bounds memory, not the image. */
+  tile?: number;
+  /**
+   * LR pixels shared by neighbouring tiles; default 16 (tile/4 for tiles under 64). The blend gives each tile weight 0 within overlap/4
+   * pixels of an edge it shares with another tile and ramps up (raised cosine) over the next overlap/2, so the
+   * result equals whole-image inference exactly wherever the model's receptive-field radius is at most
+   * overlap/4 LR pixels, and stays seamless (smooth weights) where it is larger.
+   */
+  overlap?: number;
+  /** Tiles per model call; default 1. All tiles have the same size, so they batch. */
+  batchSize?: number;
+  /**
+   * Called after each model call with (tiles done, tiles in all). When it returns a promise, the next tile
+   * waits for it: a web page yields there to paint its progress bar and see a click on Cancel.
+   */
+  progress?: ((done: number, total: number) => void) | ((done: number, total: number) => Promise<void>);
+  /** Aborting rejects with CancelledError before the next model call; every tensor is freed. */
+  signal?: AbortSignal;
+}
+
+/** Starts of `size`-long windows that cover `length` with neighbours sharing at least `overlap`, evenly spread. */
+export function tileStarts(length: number, size: number, overlap: number): number[] {
+  if (length <= size) return [0];
+  const count = Math.ceil((length - overlap) / (size - overlap));
+  return Array.from({ length: count }, (_, i) => Math.round((i * (length - size)) / (count - 1)));
+}
+
+/**
+ * Blend weight along one axis of a tile's output: 1 inside, falling to 0 towards an edge shared with another
+ * tile (never towards the image border, where the tile sees exactly what the whole image would).
+ * @param start tile start (LR), `size` tile side (LR), `length` image side (LR).
+ */
+export function axisWeights(start: number, size: number, length: number, scale: number, overlap: number): Float32Array {
+  const margin = overlap / 4;
+  const ramp = overlap / 2;
+  const leftShared = start > 0;
+  const rightShared = start + size < length;
+  const n = size * scale;
+  const w = new Float32Array(n);
+  const side = (d: number) => {
+    if (d <= margin) return 0;
+    if (d >= margin + ramp) return 1;
+    return 0.5 - 0.5 * Math.cos((Math.PI * (d - margin)) / ramp);
+  };
+  for (let u = 0; u < n; u++) {
+    // Distance of the output pixel's centre to each edge, in LR pixels.
+    const dl = (u + 0.5) / scale;
+    const dr = size - dl;
+    w[u] = (leftShared ? side(dl) : 1) * (rightShared ? side(dr) : 1);
+  }
+  return w;
+}
+
+/**
+ * Upscales an image of any size with a super-resolution model, one tile at a time, so that the memory the
+ * model needs is bounded by the tile, not the image: the image is cut into overlapping `tile` x `tile` tiles,
+ * each is run through the model, and the overlaps are blended with smooth weights (see
+ * {@link UpscaleOptions.overlap}), so that no seams show.
+ *
+ * - RGB goes through the model as is. Grey images are run as RGB (the grey value in all three channels) and
+ *   the output's three channels averaged back to one.
+ * - Alpha is not run through the model (which was trained on photos, not masks): it is resized bilinearly
+ *   (half-pixel centres), tile by tile with the same blend.
+ * - The output is not clamped to [-1, 1] (callers quantising to 8 bits clamp).
+ *
+ * @param image HWC float values in [-1, 1], as a {@link FloatImage} or a `tf.Tensor3D` (which is not disposed).
+ * @returns the upscaled image in the same form as the input (a new tensor for a tensor input).
+ */
+export async function upscale(image: FloatImage, options: UpscaleOptions): Promise<FloatImage>;
+export async function upscale(image: tf.Tensor3D, options: UpscaleOptions): Promise<tf.Tensor3D>;
+export async function upscale(image: FloatImage | tf.Tensor3D, options: UpscaleOptions): Promise<FloatImage | tf.Tensor3D> {
+  if (image instanceof tf.Tensor) {
+    if (image.rank !== 3) throw new OtsrError(`upscale: expected an [h, w, c] tensor, got shape [${image.shape}]`);
+    const [height, width, channels] = image.shape;
+    const data = (await image.data()) as Float32Array;
+    const out = await upscaleImage({ data, width, height, channels }, options);
+    return tf.tensor3d(out.data, [out.height, out.width, out.channels]);
+  }
+  return upscaleImage(image, options);
+}
+
+function checkInt(value: number, name: string, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<FloatImage> {
+  const { width: W, height: H, channels: C, data } = src;
+  if (![1, 2, 3, 4].includes(C)) throw new OtsrError(`upscale: images need 1 to 4 channels, got ${C}`);
+  if (!(W >= 1 && H >= 1) || data.length !== W * H * C) {
+    throw new OtsrError(`upscale: image data has ${data.length} values, not ${W}x${H}x${C}`);
+  }
+  const tile = checkInt(options.tile ?? 256, 'tile', 1);
+  const overlap = checkInt(options.overlap ?? Math.min(16, Math.floor(tile / 4)), 'overlap', 0);
+  if (overlap >= tile) throw new UsageError(`overlap (${overlap}) must be smaller than tile (${tile})`);
+  const batchSize = checkInt(options.batchSize ?? 1, 'batchSize', 1);
+  let scale = options.scale === undefined ? undefined : checkInt(options.scale, 'scale', 1);
+  const { model, progress, signal } = options;
+
+  const tw = Math.min(tile, W), th = Math.min(tile, H);
+  const xs = tileStarts(W, tw, overlap), ys = tileStarts(H, th, overlap);
+  const tiles = ys.flatMap((y) => xs.map((x) => ({ x, y })));
+  const grey = C <= 2;
+  const hasAlpha = C === 2 || C === 4;
+
+  let out: Float32Array | undefined;
+  let wx = new Map<number, Float32Array>(), wy = new Map<number, Float32Array>();
+
+  for (let start = 0; start < tiles.length; start += batchSize) {
+    if (signal?.aborted) throw new CancelledError();
+    const batch = tiles.slice(start, start + batchSize);
+    const b = batch.length;
+    // Gather the batch's pixels: colour as RGB, alpha apart.
+    const rgb = new Float32Array(b * th * tw * 3);
+    const alpha = hasAlpha ? new Float32Array(b * th * tw) : undefined;
+    batch.forEach(({ x, y }, k) => {
+      for (let r = 0; r < th; r++) {
+        for (let c = 0; c < tw; c++) {
+          const s = ((y + r) * W + x + c) * C;
+          const t = (k * th + r) * tw + c;
+          if (grey) rgb[3 * t] = rgb[3 * t + 1] = rgb[3 * t + 2] = data[s]!;
+          else {
+            rgb[3 * t] = data[s]!;
+            rgb[3 * t + 1] = data[s + 1]!;
+            rgb[3 * t + 2] = data[s + 2]!;
+          }
+          if (alpha) alpha[t] = data[s + C - 1]!;
+        }
+      }
+    });
+    const y = tf.tidy(() => {
+      const result = model(tf.tensor4d(rgb, [b, th, tw, 3]));
+      const [ob, oh, ow, oc] = result.shape;
+      const s = scale ?? oh / th;
+      if (result.rank !== 4 || ob !== b || oc !== 3 || !Number.isInteger(s) || oh !== th * s || ow !== tw * s) {
+        throw new OtsrError(
+          `upscale: the model turned a [${b}, ${th}, ${tw}, 3] batch into [${result.shape}]; ` +
+            `expected [${b}, ${th}, ${tw}, 3] times ${scale ?? 'an integer scale'} in height and width`,
+        );
+      }
+      return result;
+    });
+    let values: Float32Array;
+    try {
+      values = (await y.data()) as Float32Array;
+    } finally {
+      y.dispose();
+    }
+    let alphaValues: Float32Array | undefined;
+    if (alpha) {
+      const s = scale ?? y.shape[1] / th;
+      const a = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(alpha, [b, th, tw, 1]), [th * s, tw * s], false, true));
+      try {
+        alphaValues = (await a.data()) as Float32Array;
+      } finally {
+        a.dispose();
+      }
+    }
+    if (scale === undefined) scale = y.shape[1] / th;
+    const s = scale;
+    const OW = W * s, OH = H * s, TW = tw * s, TH = th * s;
+    if (!out) {
+      out = new Float32Array(OW * OH * C);
+      wx = new Map(xs.map((x) => [x, axisWeights(x, tw, W, s, overlap)]));
+      wy = new Map(ys.map((y) => [y, axisWeights(y, th, H, s, overlap)]));
+    }
+    const acc = out;
+    batch.forEach(({ x, y: y0 }, k) => {
+      const fx = wx.get(x)!, fy = wy.get(y0)!;
+      for (let v = 0; v < TH; v++) {
+        const wv = fy[v]!;
+        if (wv === 0) continue;
+        for (let u = 0; u < TW; u++) {
+          const w = wv * fx[u]!;
+          if (w === 0) continue;
+          const p = (y0 * s + v) * OW + x * s + u;
+          const q = (k * TH + v) * TW + u;
+          if (grey) acc[p * C] = acc[p * C]! + (w * (values[3 * q]! + values[3 * q + 1]! + values[3 * q + 2]!)) / 3;
+          else {
+            acc[p * C] = acc[p * C]! + w * values[3 * q]!;
+            acc[p * C + 1] = acc[p * C + 1]! + w * values[3 * q + 1]!;
+            acc[p * C + 2] = acc[p * C + 2]! + w * values[3 * q + 2]!;
+          }
+          if (alphaValues) acc[p * C + C - 1] = acc[p * C + C - 1]! + w * alphaValues[q]!;
+        }
+      }
+    });
+    await progress?.(start + b, tiles.length);
+  }
+  // The tiles form a full grid, so the weight sum at (X, Y) is (sum of x weights at X) * (sum of y weights at Y):
+  // no per-pixel weight buffer is needed.
+  const s = scale!;
+  const acc = out!;
+  const OW = W * s, OH = H * s;
+  const total = (starts: number[], weights: Map<number, Float32Array>, n: number) => {
+    const sum = new Float64Array(n);
+    for (const start of starts) weights.get(start)!.forEach((w, u) => (sum[start * s + u] = sum[start * s + u]! + w));
+    return sum;
+  };
+  const sx = total(xs, wx, OW), sy = total(ys, wy, OH);
+  for (let Y = 0; Y < OH; Y++) {
+    for (let X = 0; X < OW; X++) {
+      const p = (Y * OW + X) * C;
+      const inv = 1 / (sx[X]! * sy[Y]!);
+      for (let c = 0; c < C; c++) acc[p + c] = acc[p + c]! * inv;
+    }
+  }
+  return { data: acc, width: OW, height: OH, channels: C };
+}

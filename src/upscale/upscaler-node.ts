@@ -1,0 +1,110 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
+import { InputError, UsageError } from '../errors.js';
+import { upsampleBicubic } from '../image/resize-tensor.js';
+import { MODEL_FORMAT, MODEL_JSON } from '../nn/serialize.js';
+import { loadModel } from '../nn/serialize-node.js';
+import { loadLayersUpscaleModel } from './layers-model.js';
+import { findPackageRoot, layersModelFromFile, packageModelFile, parsePackageSpec, parseScaleSubpath } from './layers-model-node.js';
+import type { UpscaleModel } from './tiles.js';
+
+/** A ready-to-run super-resolution function and what it is. */
+export interface Upscaler {
+  /** For tables and logs: `bicubic`, the model folder, or the package as given. */
+  name: string;
+  scale: number;
+  model: UpscaleModel;
+  dispose(): void;
+}
+
+export interface LoadUpscalerOptions {
+  /** Required factor: bicubic's (default 4), the model to pick from a package, or a check of a model's own. */
+  scale?: number;
+  /** Pixel range of a TF.js layers model (1 or 255), overriding the inferred one (see layers-model.ts). */
+  layersRange?: number;
+}
+
+const NOT_FOUND =
+  "no such model: give an otsr model folder (from 'otsr train'), 'bicubic', an installed UpscalerJS model " +
+  'package (such as @upscalerjs/esrgan-slim) or the path of a TF.js layers model.json';
+
+/**
+ * Resolves `--model` (Node only):
+ * - `bicubic` (factor `scale`, default 4);
+ * - an otsr model folder, or its model.json (as written by `otsr train`);
+ * - an UpscalerJS model package, by npm name (`@upscalerjs/esrgan-slim`, resolved in node_modules; `/4x` after
+ *   the name or `scale` picks the factor, default x4) or by folder;
+ * - any TF.js layers model.json (Keras export) mapping [b, h, w, 3] to [b, s h, s w, 3], e.g. a package's
+ *   `models/x4/model.json`; its pixel range is inferred (see layers-model.ts) unless `layersRange` is given.
+ * Nothing is downloaded: packages must be installed.
+ */
+export async function loadUpscaler(spec: string, options: LoadUpscalerOptions = {}): Promise<Upscaler> {
+  if (spec === 'bicubic') {
+    const scale = options.scale ?? 4;
+    if (!Number.isInteger(scale) || scale < 2) throw new UsageError(`bicubic needs an integer --scale >= 2, got ${scale}`);
+    return { name: 'bicubic', scale, model: (x) => upsampleBicubic(x, scale), dispose: () => {} };
+  }
+  const stat = await fs.stat(spec).catch(() => undefined);
+  if (stat?.isFile()) {
+    return (await isOtsrModelJson(spec)) ? loadOtsrUpscaler(spec, options) : loadLayersUpscaler(spec, spec, options);
+  }
+  if (stat?.isDirectory()) {
+    const json = path.join(spec, MODEL_JSON);
+    if (await fs.stat(json).catch(() => undefined)) {
+      return (await isOtsrModelJson(json)) ? loadOtsrUpscaler(spec, options) : loadLayersUpscaler(spec, json, options);
+    }
+    if (await fs.stat(path.join(spec, 'package.json')).catch(() => undefined)) {
+      return loadLayersUpscaler(spec, await packageModelFile(spec, options.scale), options);
+    }
+    throw new InputError(spec, `is neither a model folder (no ${MODEL_JSON}) nor a model package (no package.json)`);
+  }
+  const pkg = parsePackageSpec(spec);
+  const root = pkg && (await findPackageRoot(pkg.name));
+  if (!pkg || !root) throw new InputError(spec, NOT_FOUND);
+  let scale = options.scale;
+  if (pkg.subpath !== undefined) {
+    const fromPath = parseScaleSubpath(pkg.subpath, pkg.name);
+    if (scale !== undefined && scale !== fromPath) throw new UsageError(`${spec} is x${fromPath}, but --scale ${scale} was given`);
+    scale = fromPath;
+  }
+  return loadLayersUpscaler(spec, await packageModelFile(root, scale), { ...options, ...(scale !== undefined ? { scale } : {}) });
+}
+
+async function isOtsrModelJson(file: string): Promise<boolean> {
+  try {
+    return (JSON.parse(await fs.readFile(file, 'utf8')) as { format?: unknown }).format === MODEL_FORMAT;
+  } catch {
+    return false; // the layers loader reports unreadable or invalid files with their path
+  }
+}
+
+async function loadOtsrUpscaler(spec: string, options: LoadUpscalerOptions): Promise<Upscaler> {
+  const loaded = await loadModel(spec, { upsampler: upsampleBicubic });
+  const scale = loaded.manifest.scale;
+  const where = path.basename(spec) === MODEL_JSON ? spec : path.join(spec, MODEL_JSON);
+  if (typeof scale !== 'number') {
+    loaded.module.dispose();
+    throw new InputError(where, 'is not a super-resolution model (its manifest has no scale)');
+  }
+  checkScale(scale, options.scale, () => loaded.module.dispose());
+  return {
+    name: spec,
+    scale,
+    model: (x: tf.Tensor4D) => loaded.module.apply(x) as tf.Tensor4D,
+    dispose: () => loaded.module.dispose(),
+  };
+}
+
+async function loadLayersUpscaler(name: string, file: string, options: LoadUpscalerOptions): Promise<Upscaler> {
+  const loaded = await loadLayersUpscaleModel(layersModelFromFile(file), file, options.layersRange !== undefined ? { range: options.layersRange } : {});
+  checkScale(loaded.scale, options.scale, () => loaded.model.dispose());
+  return { name, scale: loaded.scale, model: loaded.upscale, dispose: () => loaded.model.dispose() };
+}
+
+function checkScale(actual: number, wanted: number | undefined, dispose: () => void): void {
+  if (wanted !== undefined && wanted !== actual) {
+    dispose();
+    throw new UsageError(`the model upscales x${actual}, but --scale ${wanted} was given`);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * A small OTS training session over images decoded in memory: what the page's Train tab runs, with no DOM,
+ * so that Node (tests) can run the very same computation and compare.
+ *
+ * P = random LR crops (crop / scale pixels), Q = random HR crops (crop pixels) from two unrelated sets of
+ * images; T = a tiny EDSR with a bicubic skip, f = a tiny ResNet critic; cost ½·mean((bicubic(x) − T(x))²);
+ * NeuralOT with k map steps per potential step, Adam on both (the paper's OTS).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ImageArraySampler } from '../data/image-array.js';
+import { UsageError } from '../errors.js';
+import type { RgbImage } from '../image/pixels.js';
+import { upsampleBicubic } from '../image/resize-tensor.js';
+import type { ArchSpec, Module } from '../nn/module.js';
+import { buildModule } from '../nn/registry.js';
+import { encodeModel } from '../nn/serialize.js';
+import { ReferenceCost } from '../ot/cost.js';
+import { NeuralOT } from '../ot/neural-ot.js';
+import type { StepLosses } from '../ot/solver.js';
+import { sampleGridTensor } from '../train/sample-grid.js';
+import { MAP_PRESETS, POTENTIAL_PRESETS } from '../train/config.js';
+
+export interface WebTrainOptions {
+  /** Upscaling factor (2, 3, 4 or 8). */
+  scale: number;
+  /** HR crop side; the LR crop is crop / scale. */
+  crop: number;
+  batch: number;
+  /** Map updates per potential update. */
+  kMap: number;
+  /** Adam learning rate of both networks. */
+  learningRate: number;
+  seed: number;
+  /** The map T (default: the `tiny` EDSR preset). */
+  map?: ArchSpec;
+  /** The potential f (default: the `tiny` critic preset). */
+  potential?: ArchSpec;
+}
+
+export const WEB_TRAIN_DEFAULTS: WebTrainOptions = { scale: 4, crop: 48, batch: 4, kMap: 10, learningRate: 1e-4, seed: 1 };
+
+/** A set of decoded images and their names (for messages). */
+export interface NamedImages {
+  images: readonly RgbImage[];
+  names: readonly string[];
+}
+
+export class WebTrainer {
+  readonly options: Required<WebTrainOptions>;
+  readonly map: Module;
+  readonly potential: Module;
+  readonly source: ImageArraySampler;
+  readonly target: ImageArraySampler;
+  readonly solver: NeuralOT;
+  private readonly cost: ReferenceCost;
+  private readonly previewLr: tf.Tensor4D;
+
+  /**
+   * Checks the settings and the images, builds the networks, samplers and solver.
+   * @throws UsageError for bad settings; InputError when a set has no image large enough for its crop.
+   */
+  constructor(lr: NamedImages, hr: NamedImages, options: WebTrainOptions) {
+    const { scale, crop, batch, kMap, learningRate, seed } = options;
+    checkInt('scale', scale, 2, 8);
+    checkInt('crop', crop, 4, 1024);
+    checkInt('batch', batch, 1, 1024);
+    checkInt('k (map steps per potential step)', kMap, 1, 1000);
+    checkInt('seed', seed, 0, 2 ** 32 - 1);
+    if (crop % scale !== 0) throw new UsageError(`the HR crop ${crop} must be a multiple of the scale ${scale}`);
+    if (crop / scale < 4) throw new UsageError(`the HR crop ${crop} is too small for scale ${scale} (LR crops under 4 pixels)`);
+    if (!(Number.isFinite(learningRate) && learningRate > 0 && learningRate < 1)) {
+      throw new UsageError(`the learning rate must be in (0, 1), got ${learningRate}`);
+    }
+    const mapSpec = options.map ?? MAP_PRESETS.tiny!(scale);
+    const potentialSpec = options.potential ?? POTENTIAL_PRESETS.tiny!(crop);
+    this.options = { ...options, map: mapSpec, potential: potentialSpec };
+
+    // Seeds: one per component, derived from the run's seed, so that every part is reproducible.
+    this.source = new ImageArraySampler({ images: lr.images, names: lr.names, crop: crop / scale, seed: seed + 2, label: 'low-resolution images' });
+    this.target = new ImageArraySampler({ images: hr.images, names: hr.names, crop, seed: seed + 3, label: 'high-resolution images' });
+    this.map = buildModule(mapSpec, { seed, upsampler: upsampleBicubic });
+    this.potential = buildModule(potentialSpec, { seed: seed + 1 });
+    this.cost = new ReferenceCost({ reference: (x) => upsampleBicubic(x as tf.Tensor4D, scale) });
+    this.solver = new NeuralOT(
+      { source: this.source, target: this.target, cost: this.cost },
+      { map: this.map, potential: this.potential },
+      { batchSize: batch, mapSteps: kMap, mapLr: learningRate, potentialLr: learningRate, seed: seed + 4 },
+    );
+    // Fixed LR crops to watch the map improve: up to 3, from their own seeded sampler, no augmentation.
+    const smallest = Math.min(...this.source.images.map((im) => Math.min(im.width, im.height)));
+    const previewCrop = Math.min(Math.max(crop / scale, 24), smallest);
+    const previews = new ImageArraySampler({ images: this.source.images, crop: previewCrop, seed: seed + 5, flips: false, rotations: false });
+    const n = Math.min(3, this.source.images.length);
+    this.previewLr = tf.tensor4d(previews.sampleData(n), [n, previewCrop, previewCrop, 3]);
+  }
+
+  /** Outer steps done. */
+  get stepCount(): number {
+    return this.solver.stepCount;
+  }
+
+  /** One outer step: k map updates and one potential update. */
+  step(): Promise<StepLosses> {
+    return this.solver.step();
+  }
+
+  /** Rows of LR | bicubic | map for the fixed preview crops: [rows, width, 3] in [-1, 1]; the caller disposes it. */
+  previewGrid(): tf.Tensor3D {
+    return sampleGridTensor(this.previewLr, this.options.scale, (x) => this.map.apply(x) as tf.Tensor4D);
+  }
+
+  /** The map as a model folder's files (model.json + shards), loadable by `loadModel` in Node. */
+  exportModel(extra: Record<string, unknown> = {}): Promise<Map<string, Uint8Array>> {
+    const o = this.options;
+    return encodeModel(this.map, {
+      scale: o.scale,
+      training: {
+        solver: 'ots',
+        steps: this.stepCount,
+        crop: o.crop,
+        batch: o.batch,
+        kMap: o.kMap,
+        learningRate: o.learningRate,
+        seed: o.seed,
+        potential: o.potential,
+        lrImages: this.source.images.length,
+        hrImages: this.target.images.length,
+        trainedIn: 'otsr web page',
+        ...extra,
+      },
+    });
+  }
+
+  /** A copy of the map with its current weights (independent of further training and of dispose()). */
+  copyMap(): Module {
+    const copy = buildModule(this.options.map, { upsampler: upsampleBicubic });
+    copy.copyFrom(this.map);
+    return copy;
+  }
+
+  /** Frees the networks, the optimizer state and the preview crops. */
+  dispose(): void {
+    this.solver.dispose();
+    this.cost.dispose();
+    this.map.dispose();
+    this.potential.dispose();
+    this.previewLr.dispose();
+  }
+}
+
+function checkInt(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+}

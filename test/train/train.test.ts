@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/engine/backend.js';
+import { loadModel } from '../../src/nn/serialize-node.js';
+import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from '../../src/train/config.js';
+import { readLog } from '../../src/train/log.js';
+import { runPaths } from '../../src/train/run-dir.js';
+import { train } from '../../src/train/train.js';
+import { repoRoot } from '../helpers/cli.js';
+
+const demo = path.join(repoRoot, 'assets/demo');
+
+function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+  const crop = 16;
+  return {
+    lr: [path.join(demo, 'lr')],
+    hr: [path.join(demo, 'hr')],
+    scale: 4,
+    solver: 'ots',
+    lambda: 10,
+    steps: 4,
+    crop,
+    batch: 2,
+    map: MAP_PRESETS.tiny!(4),
+    potential: POTENTIAL_PRESETS.tiny!(crop),
+    learningRate: 1e-3,
+    kMap: 2,
+    nCritic: 2,
+    refreshEvery: 0,
+    seed: 3,
+    checkpointEvery: 2,
+    sampleEvery: 2,
+    cacheMB: 64,
+    ...overrides,
+  };
+}
+
+async function tempRun(): Promise<string> {
+  return path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-train-')), 'run');
+}
+
+async function checkpointValues(dir: string): Promise<Map<string, Float32Array>> {
+  const ckpt = await loadCheckpoint(runPaths(dir).checkpoint);
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of ckpt.tensors) out.set(name, (await t.data()) as Float32Array);
+  tf.dispose([...ckpt.tensors.values()]);
+  return out;
+}
+
+for (const solver of ['ots', 'gan'] as const) {
+  test(`a few ${solver} steps on real photos write checkpoint, log, samples and a loadable model`, async () => {
+    await initBackend('cpu');
+    const out = await tempRun();
+    const before = tf.memory().numTensors;
+    const result = await train(tinyConfig({ solver, valLr: path.join(demo, 'val/lr'), valHr: path.join(demo, 'val/hr') }), out);
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaks over a whole run');
+    assert.equal(result.status, 'done');
+    assert.equal(result.steps, 4);
+    const p = runPaths(out);
+    const log = await readLog(p.log);
+    assert.deepEqual(log.filter((r) => r.type === 'train').map((r) => r.step), [1, 2, 3, 4]);
+    const val = log.filter((r) => r.type === 'val');
+    assert.equal(val.length, 3); // before training, at 2 and at 4
+    for (const r of val) assert.ok(r.type === 'val' && r.metrics.psnr! > 10 && r.metrics.ssim! > 0);
+    assert.deepEqual(await fs.readdir(p.samples), ['step-0000000.png', 'step-0000002.png', 'step-0000004.png']);
+    const loaded = await loadModel(p.model, { upsampler: (await import('../../src/image/resize-tensor.js')).upsampleBicubic });
+    assert.equal(loaded.manifest.scale, 4);
+    const y = loaded.module.apply(tf.zeros([1, 5, 6, 3]));
+    assert.deepEqual(y.shape, [1, 20, 24, 3]);
+    tf.dispose(y);
+    loaded.module.dispose();
+  });
+}
+
+test('resuming from a checkpoint gives the same weights as an uninterrupted run', async () => {
+  await initBackend('cpu');
+  const straight = await tempRun();
+  await train(tinyConfig({ steps: 4 }), straight);
+  const split = await tempRun();
+  await train(tinyConfig({ steps: 2 }), split);
+  const resumed = await train(tinyConfig({ steps: 4 }), split, { resume: true });
+  assert.equal(resumed.steps, 4);
+  const [a, b] = [await checkpointValues(straight), await checkpointValues(split)];
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const [name, va] of a) assert.deepEqual(b.get(name), va, `tensor ${name} differs after resume`);
+  const log = await readLog(runPaths(split).log);
+  assert.deepEqual(log.filter((r) => r.type === 'train').map((r) => r.step), [1, 2, 3, 4]);
+});
+
+test('cancelling saves a checkpoint at the current step; a second start without --resume is refused', async () => {
+  await initBackend('cpu');
+  const out = await tempRun();
+  const controller = new AbortController();
+  const result = await train(tinyConfig({ steps: 50, checkpointEvery: 100 }), out, {
+    signal: controller.signal,
+    onProgress: (e) => {
+      if (e.done === 1) controller.abort();
+    },
+  });
+  assert.equal(result.status, 'cancelled');
+  assert.equal(result.steps, 1);
+  const ckpt = await loadCheckpoint(runPaths(out).checkpoint);
+  assert.equal((ckpt.state as { step: number }).step, 1);
+  tf.dispose([...ckpt.tensors.values()]);
+  await assert.rejects(train(tinyConfig(), out), /already holds a run.*--resume/);
+  await assert.rejects(train(tinyConfig({ batch: 3 }), out, { resume: true }), /cannot resume.*batch/);
+});
+
+test('a diverging run stops with a message and keeps the last good checkpoint', async () => {
+  await initBackend('cpu');
+  const out = await tempRun();
+  await assert.rejects(
+    train(tinyConfig({ steps: 30, learningRate: 1e12, checkpointEvery: 1 }), out),
+    /training diverged at step (\d+).*last good checkpoint \(step \d+\)/,
+  );
+  const ckpt = await loadCheckpoint(runPaths(out).checkpoint);
+  for (const [name, t] of ckpt.tensors) {
+    assert.ok((await t.data()).every(Number.isFinite), `checkpoint tensor ${name} is not finite`);
+  }
+  tf.dispose([...ckpt.tensors.values()]);
+});
