@@ -7,7 +7,7 @@ import { escapeXml } from '../report/svg-plot.js';
 import { MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from '../train/config.js';
 import { writeRunReport } from '../train/report.js';
 import { type TrainOptions, type TrainResult, train } from '../train/train.js';
-import { upscaleRgb } from '../upscale/files.js';
+import { upscaleRgb } from '../upscale/files-node.js';
 import { loadUpscaler } from '../upscale/upscaler-node.js';
 
 /** The bundled photos (assets/demo): two unpaired training folders and one held-out pair. */

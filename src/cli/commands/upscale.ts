@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { initBackend, parseBackendName } from '../../engine/backend.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
-import { planOutputs, upscaleFiles } from '../../upscale/files.js';
+import { planOutputs, upscaleFiles } from '../../upscale/files-node.js';
 import { loadUpscaler } from '../../upscale/upscaler-node.js';
 import { RateMeter } from '../../util/progress.js';
 import { intOption } from '../options.js';
