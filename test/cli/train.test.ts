@@ -96,8 +96,13 @@ test('folders with nothing usable, or a run folder that cannot be written: a cle
     { hr: damagedOnly, out: at('run damaged'), start: `${damagedOnly}: `, problem: /none of the 2 images could be decoded/ },
     { hr: empty, out: at('run empty'), start: `${empty}: `, problem: /no image files in the folder/ },
     { hr: hr, out: path.join(notAFolder, 'run'), start: `${path.join(notAFolder, 'run')}: `, problem: /cannot create the run folder \(ENOTDIR\)/ },
+    // The pixel limit is the user's: set below these 40x32 images, it leaves nothing to train on.
+    { hr: hr, out: at('run limit'), start: `${lr}: `, problem: /none of the \d+ image files is usable/, extra: ['--max-pixels', '1000'] },
   ];
-  const runs = await Promise.all(cases.map((c) => runCliAsync(['train', '--lr', lr, '--hr', c.hr, '--out', c.out, '--steps', '2', ...tiny])));
+  const runs = await Promise.all(
+    cases.map((c) => runCliAsync(['train', '--lr', lr, '--hr', c.hr, '--out', c.out, '--steps', '2', ...tiny, ...(c.extra ?? [])])),
+  );
+  assert.match(runs[4]!.stderr, new RegExp(`skipping ${escape(path.join(lr, 'grey.png'))}: image is 40x32 \\(0\\.0013 MP\\), above the limit of 0\\.0010 MP`));
   runs.forEach((r, k) => {
     assertOneLineError(r, cases[k]!.start, cases[k]!.problem);
     // Before training: no step was taken, no checkpoint written.
@@ -120,3 +125,7 @@ test('a diverging run stops with one line and keeps its last good checkpoint', a
   // No model was exported from the diverged weights.
   assert.ok(!existsSync(path.join(run, 'model')));
 });
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { InputError } from '../../src/errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { Rng } from '../../src/util/rng.js';
 
 test('a checkpoint round-trips tensors and state exactly, and leaves no temp file', async () => {
   await initBackend('cpu');
@@ -37,4 +38,42 @@ test('a truncated or foreign checkpoint is an InputError naming the file', async
   await assert.rejects(loadCheckpoint(file), /not an otsr checkpoint/);
   await assert.rejects(loadCheckpoint(path.join(dir, 'missing')), /cannot read checkpoint \(ENOENT\)/);
   a.dispose();
+});
+
+test('fuzz: mutated and truncated checkpoints load or give one InputError line, never another error', async () => {
+  await initBackend('cpu');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-ckpt-'));
+  const file = path.join(dir, 'checkpoint.otsr');
+  const a = tf.randomNormal([4, 3], 0, 1, 'float32', 2);
+  const b = tf.scalar(1);
+  await saveCheckpoint(file, { state: { step: 3, rng: [1, 2] }, tensors: new Map([['map/a', a], ['map/b', b]]) });
+  tf.dispose([a, b]);
+  const good = await fs.readFile(file);
+  const headerEnd = 16 + good.readUInt32LE(12);
+  const rng = new Rng(5);
+  const before = tf.memory().numTensors;
+  let refused = 0;
+  for (let k = 0; k < 300; k++) {
+    const bytes = Buffer.from(good);
+    let damaged: Buffer = bytes;
+    if (rng.int(3) === 0) damaged = bytes.subarray(0, rng.int(bytes.length));
+    else {
+      // Mostly in the magic, the lengths and the JSON header, where structure lives.
+      const alphabet = Buffer.from('{}[]":,0123456789-');
+      for (let i = 1 + rng.int(6); i > 0; i--) {
+        bytes[rng.int(rng.next() < 0.8 ? headerEnd : bytes.length)] = rng.next() < 0.5 ? alphabet[rng.int(alphabet.length)]! : rng.int(256);
+      }
+    }
+    await fs.writeFile(file, damaged);
+    try {
+      const ckpt = await loadCheckpoint(file);
+      tf.dispose([...ckpt.tensors.values()]);
+    } catch (err) {
+      assert.ok(err instanceof InputError, `round ${k}: ${String(err)}`);
+      assert.ok(err.message.startsWith(file) && !err.message.includes('\n'), err.message);
+      refused++;
+    }
+    assert.equal(tf.memory().numTensors, before, `round ${k} leaked tensors`);
+  }
+  assert.ok(refused > 150, `${refused} of 300 refused`);
 });

@@ -54,7 +54,7 @@ async function checkpointValues(dir: string): Promise<Map<string, Float32Array>>
 
 for (const solver of ['ots', 'gan'] as const) {
   test(`a few ${solver} steps on real photos write checkpoint, log, samples and a loadable model`, async () => {
-    await initBackend('cpu');
+    await initBackend('wasm');
     const out = await tempRun();
     const before = tf.memory().numTensors;
     const result = await train(tinyConfig({ solver, valLr: path.join(demo, 'val/lr'), valHr: path.join(demo, 'val/hr') }), out);
@@ -78,7 +78,7 @@ for (const solver of ['ots', 'gan'] as const) {
 }
 
 test('resuming from a checkpoint gives the same weights as an uninterrupted run', async () => {
-  await initBackend('cpu');
+  await initBackend('wasm');
   const straight = await tempRun();
   await train(tinyConfig({ steps: 4 }), straight);
   const split = await tempRun();
@@ -93,7 +93,7 @@ test('resuming from a checkpoint gives the same weights as an uninterrupted run'
 });
 
 test('cancelling saves a checkpoint at the current step; a second start without --resume is refused', async () => {
-  await initBackend('cpu');
+  await initBackend('wasm');
   const out = await tempRun();
   const controller = new AbortController();
   const result = await train(tinyConfig({ steps: 50, checkpointEvery: 100 }), out, {
@@ -112,7 +112,7 @@ test('cancelling saves a checkpoint at the current step; a second start without 
 });
 
 test('a diverging run stops with a message and keeps the last good checkpoint', async () => {
-  await initBackend('cpu');
+  await initBackend('wasm');
   const out = await tempRun();
   await assert.rejects(
     train(tinyConfig({ steps: 30, learningRate: 1e12, checkpointEvery: 1 }), out),
