@@ -135,7 +135,7 @@ function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: Tenso
  */
 function paddedChannelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo, gh: Geometry, gw: Geometry): TensorInfo {
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC } = info;
-  const [gridH, gridW] = [gh.padBefore + gh.used + gh.padAfter, gw.padBefore + gw.used + gw.padAfter];
+  const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
   const tail = (info.filterWidth - 1) * info.dilationWidth;
   return calls.fromValues([inC * batch * gridH * gridW + tail], (out) => {
     out.fill(0);
@@ -176,7 +176,7 @@ function patchesBlock(
   const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
-  const [gridH, gridW] = [gh.padBefore + gh.used + gh.padAfter, gw.padBefore + gw.used + gw.padAfter];
+  const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
   const cols = sw === 1 ? gridW : ow; // contraction columns per output row
   const k = block.nb * block.nr * cols;
   const pT = calls.fromValues([1, fh * fw * inC, k], () => {});
