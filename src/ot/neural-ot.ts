@@ -10,6 +10,12 @@ export interface NeuralOTOptions extends CommonSolverOptions {
   mapLr?: number;
   /** Adam learning rate of the potential. Default 1e-4. */
   potentialLr?: number;
+  /**
+   * Weight w of the transport cost in the map's loss, E[w·c(x, T(x)) − f(T(x))]. Any w > 0 has the same OT
+   * map (only the potential scales with w), but a larger w keeps the map near the cost's reference while
+   * the potential is still weak: steadier early training. Default 1.
+   */
+  costWeight?: number;
   /** Adam (beta1, beta2) of both networks. Default (0.9, 0.999), as the reference code's torch defaults. */
   betas?: [number, number];
 }
@@ -25,6 +31,7 @@ export interface NeuralOTOptions extends CommonSolverOptions {
 export class NeuralOT extends OtSolver {
   readonly kind = 'ots' as const;
   readonly mapSteps: number;
+  readonly costWeight: number;
   protected readonly mapOptimizer: Adam;
   protected readonly potentialOptimizer: Adam;
 
@@ -32,6 +39,8 @@ export class NeuralOT extends OtSolver {
     super(problem, networks, options);
     this.mapSteps = options.mapSteps ?? 10;
     if (!Number.isInteger(this.mapSteps) || this.mapSteps < 1) throw new Error(`mapSteps must be a positive integer, got ${this.mapSteps}`);
+    this.costWeight = options.costWeight ?? 1;
+    if (!(this.costWeight > 0 && Number.isFinite(this.costWeight))) throw new Error(`costWeight must be a positive number, got ${this.costWeight}`);
     const [beta1, beta2] = options.betas ?? [0.9, 0.999];
     this.mapOptimizer = new Adam(networks.map.params, { lr: options.mapLr ?? 1e-4, beta1, beta2 });
     this.potentialOptimizer = new Adam(networks.potential.params, { lr: options.potentialLr ?? 1e-4, beta1, beta2 });
@@ -41,7 +50,7 @@ export class NeuralOT extends OtSolver {
     let mapLoss = 0;
     let cost = 0;
     for (let i = 0; i < this.mapSteps; i++) {
-      const r = await this.mapUpdate(1);
+      const r = await this.mapUpdate(this.costWeight);
       mapLoss += r.loss / this.mapSteps;
       cost += r.cost / this.mapSteps;
     }

@@ -11,6 +11,8 @@ export interface TrainConfig {
   solver: 'ots' | 'gan';
   /** GAN only: weight of the content (transport) cost. */
   lambda: number;
+  /** OTS only: weight of the transport cost (same OT map for any weight; larger = steadier start). Absent in runs saved before it existed: 1. */
+  costWeight?: number;
   /** Outer iterations: OTS = kMap map steps + 1 potential step; GAN = nCritic critic steps + 1 map step. */
   steps: number;
   /** HR crop side (the LR crop is crop / scale). */
@@ -57,6 +59,7 @@ export const DEFAULT_TRAIN_CONFIG = {
   scale: 4,
   solver: 'ots' as const,
   lambda: 10,
+  costWeight: 1,
   steps: 1000,
   crop: 64,
   batch: 8,
@@ -95,6 +98,7 @@ export function validateConfig(c: TrainConfig): void {
   if (c.hr.length === 0) throw new UsageError('--hr: give at least one folder of high-resolution images');
   if (c.crop % c.scale !== 0) throw new UsageError(`--crop ${c.crop} must be a multiple of --scale ${c.scale}`);
   if (c.crop / c.scale < 4) throw new UsageError(`--crop ${c.crop} is too small for scale ${c.scale} (LR crops under 4 pixels)`);
+  if (c.costWeight !== undefined && !(c.costWeight > 0)) throw new UsageError(`--cost-weight must be > 0, got ${c.costWeight}`);
   if ((c.valLr === undefined) !== (c.valHr === undefined)) throw new UsageError('--val-lr and --val-hr go together');
   if (c.map.kind === 'edsr' && c.map.scale !== c.scale) {
     throw new UsageError(`the map's scale (${String(c.map.scale)}) differs from --scale ${c.scale}`);
@@ -106,7 +110,9 @@ export function validateConfig(c: TrainConfig): void {
 
 /** The settings that must not change when a run is resumed (the rest, e.g. --steps, may). */
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
-  const fixed: (keyof TrainConfig)[] = ['scale', 'solver', 'lambda', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate'];
+  const fixed: (keyof TrainConfig)[] = ['scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate'];
+  const withDefaults = (c: TrainConfig): TrainConfig => ({ ...c, costWeight: c.costWeight ?? 1 });
+  [saved, now] = [withDefaults(saved), withDefaults(now)];
   for (const key of fixed) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {
       return `--${key} was ${JSON.stringify(saved[key])} when the run started, now ${JSON.stringify(now[key])}`;

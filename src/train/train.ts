@@ -108,7 +108,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   const common = { batchSize: config.batch, seed: config.seed + 2, mapLr: config.learningRate, potentialLr: config.learningRate, historyLimit: 0 };
   const solver: OtSolver =
     config.solver === 'ots'
-      ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.kMap })
+      ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.kMap, costWeight: config.costWeight ?? 1 })
       : new RegularizedGAN(problem, { map, potential }, { ...common, lambda: config.lambda, criticSteps: config.nCritic });
   const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const log = new JsonlLog(paths.log);

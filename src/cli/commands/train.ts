@@ -19,6 +19,7 @@ export function trainCommand(): Command {
     .option('--scale <s>', 'upscaling factor (2, 3, 4, 8)', intOption('--scale', 2, 8), D.scale)
     .addOption(new Option('--solver <name>', 'ots: neural OT (unbiased); gan: regularized WGAN-GP baseline').choices(['ots', 'gan']).default(D.solver))
     .option('--lambda <l>', 'GAN only: weight of the content cost (0 = plain GAN)', floatOption('--lambda', 0), D.lambda)
+    .option('--cost-weight <w>', 'OTS only: weight of the transport cost (the OT map is the same for any weight; a larger one keeps the map near bicubic while the potential is weak)', floatOption('--cost-weight', 0), D.costWeight)
     .option('--steps <n>', 'outer iterations (OTS: k map steps + 1 potential step)', intOption('--steps', 1), D.steps)
     .option('--crop <c>', 'HR crop side in pixels (LR crops are c / scale)', intOption('--crop', 8), D.crop)
     .option('--batch <b>', 'images per batch', intOption('--batch', 1), D.batch)
@@ -35,6 +36,7 @@ export function trainCommand(): Command {
     .option('--cache-mb <mb>', 'memory budget for decoded training images', intOption('--cache-mb', 16), D.cacheMB)
     .option('--max-pixels <n>', 'skip images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
     .option('--seed <s>', 'random seed', intOption('--seed', 0), D.seed)
+    .option('--minutes <m>', 'stop after this much training time (a checkpoint, samples and the model are still written)', floatOption('--minutes', 0))
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
     .action(async (o) => {
@@ -44,6 +46,7 @@ export function trainCommand(): Command {
         scale: o.scale,
         solver: o.solver,
         lambda: o.lambda,
+        costWeight: o.costWeight,
         steps: o.steps,
         crop: o.crop,
         batch: o.batch,
@@ -63,12 +66,13 @@ export function trainCommand(): Command {
       };
       validateConfig(config); // bad numbers fail before the backend starts
       const backend = await initBackend(o.backend);
-      process.stderr.write(`otsr train: ${config.solver}${config.solver === 'gan' ? ` (lambda ${config.lambda})` : ''}, x${config.scale}, ${config.steps} steps, backend ${backend}\n`);
+      process.stderr.write(`otsr train: ${config.solver}${config.solver === 'gan' ? ` (lambda ${config.lambda})` : ` (cost weight ${config.costWeight ?? 1})`}, x${config.scale}, ${config.steps} steps, backend ${backend}\n`);
       const bar = progressRenderer('train', { unit: 'steps' });
       const interrupt = interruptSignal(() => process.stderr.write('\nstopping after this step (Ctrl-C again to quit now)...\n'));
       try {
         const result = await train(config, o.out, {
           resume: o.resume === true,
+          ...(o.minutes !== undefined ? { timeLimitSeconds: o.minutes * 60 } : {}),
           signal: interrupt.signal,
           onProgress: (e) => bar.update(e),
           onMessage: (m) => process.stderr.write(`${m}\n`),
