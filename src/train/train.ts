@@ -150,6 +150,12 @@ async function loop(
   const say = options.onMessage ?? (() => {});
   const meter = new RateMeter(config.steps);
   const started = performance.now();
+  // With a time budget the run ends at whichever comes first, the last step or the budget: so does the ETA.
+  const report = (event: ProgressEvent) => {
+    const limit = options.timeLimitSeconds;
+    const left = limit === undefined ? Infinity : Math.max(0, limit - (performance.now() - started) / 1000);
+    options.onProgress?.(left < event.etaSeconds ? { ...event, etaSeconds: left } : event);
+  };
   const elapsed = () => run.secondsBefore + (performance.now() - started) / 1000;
   let lastValidation: Record<string, number> | undefined;
   let savedStep = solver.stepCount;
@@ -187,7 +193,7 @@ async function loop(
     await samplesAndValidation();
     await checkpoint();
   }
-  options.onProgress?.(meter.update(solver.stepCount));
+  report(meter.update(solver.stepCount));
   let status: TrainResult['status'] = 'done';
   while (solver.stepCount < config.steps) {
     if (options.signal?.aborted) {
@@ -208,7 +214,7 @@ async function loop(
       );
     }
     await log.append({ type: 'train', step: losses.step, seconds: elapsed(), losses: values });
-    options.onProgress?.(meter.update(losses.step, values));
+    report(meter.update(losses.step, values));
     const step = losses.step;
     if (step % config.sampleEvery === 0 || step === config.steps) await samplesAndValidation();
     if (step % config.checkpointEvery === 0 || step === config.steps) await checkpoint();

@@ -96,13 +96,18 @@ test('cancelling saves a checkpoint at the current step; a second start without 
   await initBackend('wasm');
   const out = await tempRun();
   const controller = new AbortController();
-  const result = await train(tinyConfig({ steps: 50, checkpointEvery: 100 }), out, {
+  const etas: number[] = [];
+  const result = await train(tinyConfig({ steps: 1_000_000, checkpointEvery: 100 }), out, {
     signal: controller.signal,
+    timeLimitSeconds: 3600,
     onProgress: (e) => {
+      etas.push(e.etaSeconds);
       if (e.done === 1) controller.abort();
     },
   });
   assert.equal(result.status, 'cancelled');
+  // A million steps would take days; the one-hour budget ends the run first, and the ETA says so.
+  assert.ok(etas.every((eta) => eta <= 3600), `ETA beyond the time budget: ${etas.join(', ')}`);
   assert.equal(result.steps, 1);
   const ckpt = await loadCheckpoint(runPaths(out).checkpoint);
   assert.equal((ckpt.state as { step: number }).step, 1);
