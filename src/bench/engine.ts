@@ -5,6 +5,7 @@ import { type WasmTrainingKernel, setFilterGradStrategy, stockWasmKernel } from 
 import { CancelledError } from '../errors.js';
 import { Edsr } from '../nn/edsr.js';
 import { Rng } from '../util/rng.js';
+import { measureSimdPeak } from './simd-peak.js';
 
 /** One conv layer shape: NHWC input [batch, size, size, inC], a k×k filter to outC channels, 'same' padding. */
 export interface ConvShape {
@@ -53,6 +54,11 @@ export interface EngineBenchResult {
   /** The reference training step: EDSR 8×64, ×4, LR 24² -> HR 96², batch 8, L1 loss, Adam. */
   edsrStep: { ms: number; gflop: number; gflops: number; cpuMs: number; timedSteps: number; allMs: number[] };
   maxRelError: number;
+  /**
+   * The ceiling of 128-bit wasm SIMD multiply-adds on one core of this machine (src/bench/simd-peak.ts): the
+   * yardstick for every GFLOP/s above, which differ several-fold between CPUs for the same code.
+   */
+  simdPeak: { gflops: number };
   machine: { cpu: string; cores: number; node: string; loadavgBefore: number[]; loadavgAfter: number[] };
   date: string;
   backend: 'wasm';
@@ -197,7 +203,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const steps = options.steps ?? (quick ? 2 : 5);
   const layers = quick ? QUICK_LAYERS : EDSR_LAYERS;
   const loadavgBefore = os.loadavg();
-  const total = layers.length + steps + 2;
+  const total = layers.length + steps + 3;
   let done = 0;
   const progress = (label: string) => options.onProgress?.({ done: ++done, total, label });
 
@@ -275,10 +281,13 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
 
   checkAbort(options.signal);
   const edsrStep = await benchEdsrStep(quick, steps, options, progress);
+  const peak = await measureSimdPeak(quick ? { iterations: 1_000_000, runs: 1 } : {});
+  progress('SIMD peak');
   return {
     kernels,
     edsrStep,
     maxRelError,
+    simdPeak: { gflops: round(peak.gflops, 2) },
     machine: {
       cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
       cores: os.cpus().length,
@@ -369,6 +378,7 @@ export function formatEngineBench(r: EngineBenchResult): string {
     ]);
   }
   const convRows = r.kernels.filter((k) => k.convMethod);
+  const fwd = r.kernels.filter((k) => k.kernel === 'Conv2D' && k.shape.inC >= 16 && k.shape.outC >= 16).map((k) => k.otsr.gflops);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
   const e = r.edsrStep;
@@ -387,5 +397,8 @@ export function formatEngineBench(r: EngineBenchResult): string {
       : []),
     `EDSR training step: ${e.ms.toFixed(1)} ms median of ${e.timedSteps} (${e.gflop.toFixed(2)} GFLOP, ${e.gflops.toFixed(1)} GFLOP/s; CPU ${e.cpuMs.toFixed(0)} ms); steps: ${e.allMs.join(', ')} ms`,
     `max relative error vs cpu: ${r.maxRelError.toExponential(2)}`,
+    `wasm SIMD ceiling on one core (f32x4 mul+add, no memory): ${r.simdPeak.gflops.toFixed(1)} GFLOP/s; ` +
+      `the EDSR step runs at ${((100 * e.gflops) / r.simdPeak.gflops).toFixed(0)}% of it` +
+      (fwd.length ? `, the stock forward conv at ${fwd.map((g) => `${((100 * g) / r.simdPeak.gflops).toFixed(0)}%`).join('/')}` : ''),
   ].join('\n');
 }

@@ -13,6 +13,13 @@ export interface CriticOptions {
   maxFeats?: number;
   /** Residual scaling inside each block (reference: 0.1). */
   resRatio?: number;
+  /**
+   * σ in pixels of a Gaussian low-pass whose output is subtracted from the input: the critic then sees
+   * only detail (noise, blur, JPEG blocks, texture), not colour or illumination. Unpaired LR and HR folders
+   * hold different scenes, and a critic free to compare colours makes the map recolour its inputs rather
+   * than restore them (frequency separation, Fritsche et al. 2019). 0 or absent: the whole image.
+   */
+  highpass?: number;
   seed?: number;
 }
 
@@ -48,15 +55,19 @@ export class Critic extends Module {
   /** Stages separated by average pools; each holds two residual blocks. */
   private readonly stages: Block[][] = [];
   private readonly fc: { w: tf.Variable; b: tf.Variable };
+  /** Separable Gaussian taps ([k,1,3,3] and [1,k,3,3], channel-diagonal) when `highpass` > 0. */
+  private readonly lowpass: { vertical: tf.Tensor4D; horizontal: tf.Tensor4D; radius: number } | undefined;
 
   constructor(options: CriticOptions) {
     super();
-    const { size, nFeats = CRITIC_DEFAULTS.nFeats, maxFeats = CRITIC_DEFAULTS.maxFeats, resRatio = CRITIC_DEFAULTS.resRatio, seed = 0 } = options;
+    const { size, nFeats = CRITIC_DEFAULTS.nFeats, maxFeats = CRITIC_DEFAULTS.maxFeats, resRatio = CRITIC_DEFAULTS.resRatio, highpass = 0, seed = 0 } = options;
     checkInt('size', size, 4);
     checkInt('nFeats', nFeats, 1);
     checkInt('maxFeats', maxFeats, nFeats);
     if (!Number.isFinite(resRatio)) throw new UsageError(`critic: resRatio must be a number, got ${resRatio}`);
-    this.spec = { kind: 'critic', size, nFeats, maxFeats, resRatio };
+    if (!(Number.isFinite(highpass) && highpass >= 0)) throw new UsageError(`critic: highpass must be a sigma >= 0, got ${highpass}`);
+    this.spec = { kind: 'critic', size, nFeats, maxFeats, resRatio, ...(highpass > 0 ? { highpass } : {}) };
+    this.lowpass = highpass > 0 ? gaussianTaps(highpass, size) : undefined;
     this.size = size;
     const rng = new Rng(seed);
 
@@ -92,6 +103,11 @@ export class Critic extends Module {
     };
   }
 
+  override dispose(): void {
+    super.dispose();
+    if (this.lowpass) tf.dispose([this.lowpass.vertical, this.lowpass.horizontal]);
+  }
+
   /** f(x) for a batch [B, size, size, 3] -> [B]. */
   apply(x: tf.Tensor): tf.Tensor1D {
     return tf.tidy(() => {
@@ -100,7 +116,8 @@ export class Critic extends Module {
       if (x4.rank !== 4 || h !== this.size || w !== this.size || c !== 3) {
         throw new Error(`Critic: expected [B, ${this.size}, ${this.size}, 3], got [${x4.shape.join(', ')}]`);
       }
-      let y = tf.leakyRelu(convSamePlain(x4, this.convImg.w, this.convImg.b), SLOPE);
+      const input: tf.Tensor4D = this.lowpass ? tf.sub(x4, blur(x4, this.lowpass)) : x4;
+      let y = tf.leakyRelu(convSamePlain(input, this.convImg.w, this.convImg.b), SLOPE);
       this.stages.forEach((blocks, i) => {
         if (i > 0) y = downsample(y);
         for (const blk of blocks) y = applyBlock(y, blk);
@@ -109,6 +126,29 @@ export class Critic extends Module {
       return tf.reshape(tf.add(tf.matMul(flat, this.fc.w as tf.Tensor2D), this.fc.b), [b]) as tf.Tensor1D;
     });
   }
+}
+
+/** Normalised 1-D Gaussian of radius ⌈3σ⌉ (at most size − 1, which reflect padding allows), as channel-diagonal conv filters. */
+function gaussianTaps(sigma: number, size: number): { vertical: tf.Tensor4D; horizontal: tf.Tensor4D; radius: number } {
+  const radius = Math.max(1, Math.min(Math.ceil(3 * sigma), size - 1));
+  const k = 2 * radius + 1;
+  const g = Array.from({ length: k }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
+  const total = g.reduce((a, b) => a + b, 0);
+  const taps = new Float32Array(k * 9);
+  g.forEach((v, i) => {
+    for (let c = 0; c < 3; c++) taps[i * 9 + c * 3 + c] = v / total;
+  });
+  return {
+    vertical: tf.keep(tf.tensor4d(taps, [k, 1, 3, 3])),
+    horizontal: tf.keep(tf.tensor4d(taps, [1, k, 3, 3])),
+    radius,
+  };
+}
+
+/** Gaussian blur with reflected borders (zero padding would make every crop's border look like an edge). */
+function blur(x: tf.Tensor4D, { vertical, horizontal, radius }: { vertical: tf.Tensor4D; horizontal: tf.Tensor4D; radius: number }): tf.Tensor4D {
+  const padded = tf.mirrorPad(x, [[0, 0], [radius, radius], [radius, radius], [0, 0]], 'reflect');
+  return tf.conv2d(tf.conv2d(padded, vertical, 1, 'valid'), horizontal, 1, 'valid');
 }
 
 interface Conv {

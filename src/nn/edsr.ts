@@ -22,8 +22,8 @@ export interface EdsrOptions {
   seed?: number;
   /**
    * `'upsample'` adds `upsampler(x, scale)` to the output, so the network learns a correction of, e.g.,
-   * bicubic upsampling; its tail conv then starts 10× smaller, with zero bias, so that the map starts near
-   * the upsampler.
+   * bicubic upsampling; its tail conv then starts at zero, so that the map starts as the upsampler, and its
+   * pixel-shuffle convs start ICNR (no checkerboard).
    */
   skip?: 'none' | 'upsample';
   /** Needed when `skip` is `'upsample'` (e.g. the tensor bicubic resize). Not saved with the model. */
@@ -76,6 +76,21 @@ export class Edsr extends Module {
       if (gain !== 1) b.fill(0);
       return { w: this.param(`${name}.w`, [3, 3, cin, cout], w), b: this.param(`${name}.b`, [cout], b) };
     };
+    // ICNR (Aitken et al. 2017): every sub-pixel of a pixel shuffle starts with the same filter, so the
+    // upsampler starts as nearest-neighbour instead of a checkerboard that training must first undo.
+    const icnrConv = (name: string, cin: number, factor: number): Conv => {
+      const one = torchDefaultUniform(rng, 9 * cin * cin, 9 * cin);
+      const oneBias = torchDefaultUniform(rng, cin, 9 * cin);
+      const subPixels = factor * factor;
+      const w = new Float32Array(one.length * subPixels);
+      const b = new Float32Array(cin * subPixels);
+      // Out channel (k·cin + c) of the conv becomes channel c of sub-pixel k after the shuffle.
+      for (let tap = 0; tap < 9 * cin; tap++) {
+        for (let k = 0; k < subPixels; k++) w.set(one.subarray(tap * cin, (tap + 1) * cin), (tap * subPixels + k) * cin);
+      }
+      for (let k = 0; k < subPixels; k++) b.set(oneBias, k * cin);
+      return { w: this.param(`${name}.w`, [3, 3, cin, subPixels * cin], w), b: this.param(`${name}.b`, [subPixels * cin], b) };
+    };
     this.head = conv('head', 3, nFeats);
     for (let i = 0; i < nResBlocks; i++) {
       this.blocks.push({ c1: conv(`body.${i}.conv1`, nFeats, nFeats), c2: conv(`body.${i}.conv2`, nFeats, nFeats) });
@@ -83,9 +98,9 @@ export class Edsr extends Module {
     this.bodyConv = conv('body.conv', nFeats, nFeats);
     const factors = scale === 3 ? [3] : Array.from({ length: Math.log2(scale) }, () => 2);
     factors.forEach((factor, i) => {
-      this.ups.push({ conv: conv(`up.${i}`, nFeats, factor * factor * nFeats), factor });
+      this.ups.push({ conv: skip === 'upsample' ? icnrConv(`up.${i}`, nFeats, factor) : conv(`up.${i}`, nFeats, factor * factor * nFeats), factor });
     });
-    this.tail = conv('tail', nFeats, 3, skip === 'upsample' ? 0.1 : 1);
+    this.tail = conv('tail', nFeats, 3, skip === 'upsample' ? 0 : 1);
   }
 
   apply(x: tf.Tensor): tf.Tensor4D {

@@ -99,6 +99,7 @@ function planModule(spec: ArchSpec, options: BuildOptions): { make: () => Module
         nFeats: r.optInt('nFeats', 1),
         maxFeats: r.optInt('maxFeats', 1),
         resRatio: r.optNumber('resRatio'),
+        highpass: r.optNumber('highpass'),
         seed,
       };
       plan = {

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam } from './adam.js';
 import type { OtNetworks, OtProblem } from './problem.js';
-import { type CommonSolverOptions, OtSolver, type StepLosses, readScalar } from './solver.js';
+import { type CommonSolverOptions, OtSolver, type StepLosses, positiveInteger, readScalar } from './solver.js';
 
 export interface RegularizedGANOptions extends CommonSolverOptions {
   /** λ, the weight of the transport cost in the map's loss; 0 gives a plain WGAN-GP. Default 1. */
@@ -10,39 +9,29 @@ export interface RegularizedGANOptions extends CommonSolverOptions {
   criticSteps?: number;
   /** Weight of the gradient penalty. Default 10. */
   gpWeight?: number;
-  /** Adam learning rate of the map. Default 1e-4. */
-  mapLr?: number;
-  /** Adam learning rate of the critic. Default 1e-4. */
-  potentialLr?: number;
-  /** Adam (beta1, beta2). Default (0, 0.9), WGAN-GP's. */
-  betas?: [number, number];
 }
 
 /**
  * The regularized GAN baseline: a WGAN-GP critic f (n updates on E f(T(x)) − E f(y) + w·E(|∇f(x̂)| − 1)²,
  * x̂ uniform on segments between T(x) and y), then one map update on E[λ·c(x, T(x)) − f(T(x))].
  * The paper shows its solution T^λ is an OT map between P and T^λ#P ≠ Q: it is biased, more so as λ grows.
+ * Adam betas default to (0, 0.9), WGAN-GP's.
  */
 export class RegularizedGAN extends OtSolver {
   readonly kind = 'gan' as const;
   readonly lambda: number;
   readonly criticSteps: number;
   readonly gpWeight: number;
-  protected readonly mapOptimizer: Adam;
-  protected readonly potentialOptimizer: Adam;
 
   constructor(problem: OtProblem, networks: OtNetworks, options: RegularizedGANOptions = {}) {
-    super(problem, networks, options);
-    this.lambda = options.lambda ?? 1;
-    this.criticSteps = options.criticSteps ?? 10;
+    // Checked before super(), which allocates the optimizers.
+    const lambda = options.lambda ?? 1;
+    if (!(lambda >= 0)) throw new Error(`lambda must be >= 0, got ${lambda}`);
+    const criticSteps = positiveInteger('criticSteps', options.criticSteps ?? 10);
+    super(problem, networks, options, [0, 0.9]);
+    this.lambda = lambda;
+    this.criticSteps = criticSteps;
     this.gpWeight = options.gpWeight ?? 10;
-    if (!(this.lambda >= 0)) throw new Error(`lambda must be >= 0, got ${this.lambda}`);
-    if (!Number.isInteger(this.criticSteps) || this.criticSteps < 1) {
-      throw new Error(`criticSteps must be a positive integer, got ${this.criticSteps}`);
-    }
-    const [beta1, beta2] = options.betas ?? [0, 0.9];
-    this.mapOptimizer = new Adam(networks.map.params, { lr: options.mapLr ?? 1e-4, beta1, beta2 });
-    this.potentialOptimizer = new Adam(networks.potential.params, { lr: options.potentialLr ?? 1e-4, beta1, beta2 });
   }
 
   protected async runStep(): Promise<Omit<StepLosses, 'step'>> {

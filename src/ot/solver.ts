@@ -88,6 +88,21 @@ export interface CommonSolverOptions {
    * checkpoints do not grow with the number of steps.
    */
   historyLimit?: number;
+  /** Adam learning rate of the map. Default 1e-4. */
+  mapLr?: number;
+  /** Adam learning rate of the potential (the GAN's critic). Default 1e-4. */
+  potentialLr?: number;
+  /**
+   * Adam (beta1, beta2) of both networks. Default: the solver's own, (0.9, 0.999) for NeuralOT (the reference
+   * code's torch defaults), (0, 0.9) for RegularizedGAN (WGAN-GP's).
+   */
+  betas?: [number, number];
+}
+
+/** `value` if it is a positive integer; otherwise an Error naming the option `name`. */
+export function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 /**
@@ -101,23 +116,28 @@ export abstract class OtSolver {
   readonly potential: Module;
   readonly batchSize: number;
   protected readonly rng: Rng;
-  protected abstract readonly mapOptimizer: Adam;
-  protected abstract readonly potentialOptimizer: Adam;
+  protected readonly mapOptimizer: Adam;
+  protected readonly potentialOptimizer: Adam;
   private completed = 0;
   private readonly lossHistory: StepLosses[] = [];
   private readonly historyLimit: number;
 
-  constructor(problem: OtProblem, networks: OtNetworks, options: CommonSolverOptions) {
+  /**
+   * Checks the common options and makes both Adam optimizers (their slots are allocated here: a subclass
+   * checks its own options before calling this, so a bad option leaks nothing).
+   * @param defaultBetas the subclass's Adam (beta1, beta2) when `options.betas` is not given.
+   */
+  constructor(problem: OtProblem, networks: OtNetworks, options: CommonSolverOptions, defaultBetas: readonly [number, number]) {
     this.problem = problem;
     this.map = networks.map;
     this.potential = networks.potential;
-    this.batchSize = options.batchSize ?? 64;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
-      throw new Error(`batchSize must be a positive integer, got ${this.batchSize}`);
-    }
+    this.batchSize = positiveInteger('batchSize', options.batchSize ?? 64);
     this.rng = new Rng(options.seed ?? 0);
     this.historyLimit = options.historyLimit ?? Infinity;
     if (!(this.historyLimit >= 0)) throw new Error(`historyLimit must be >= 0, got ${this.historyLimit}`);
+    const [beta1, beta2] = options.betas ?? defaultBetas;
+    this.mapOptimizer = new Adam(networks.map.params, { lr: options.mapLr ?? 1e-4, beta1, beta2 });
+    this.potentialOptimizer = new Adam(networks.potential.params, { lr: options.potentialLr ?? 1e-4, beta1, beta2 });
   }
 
   /** Outer steps completed so far. */

@@ -120,3 +120,33 @@ test('Critic supports double backprop (WGAN-GP penalty gradient w.r.t. the weigh
   tf.dispose([x, value, ...Object.values(grads)]);
   m.dispose();
 });
+
+test('a highpass Critic ignores colour offsets, sees detail, and supports the penalty gradient on wasm', async () => {
+  await initBackend('wasm');
+  assert.throws(() => new Critic({ size: 8, highpass: -1 }), UsageError);
+  const m = new Critic({ size: 16, nFeats: 4, maxFeats: 8, highpass: 1.5, seed: 12 });
+  assert.equal(m.spec.highpass, 1.5);
+  const x = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 13);
+  const shifted = tf.add(x, tf.tensor1d([0.3, -0.2, 0.1]));
+  const sharper = tf.mul(x, 1.5);
+  const [fx, fShift, fSharp] = [m.apply(x), m.apply(shifted), m.apply(sharper)].map((t) => t.arraySync() as number[]);
+  for (let i = 0; i < 2; i++) {
+    assert.ok(Math.abs(fx![i]! - fShift![i]!) < 1e-4, `a colour shift changed f: ${fx![i]} vs ${fShift![i]}`);
+    assert.ok(Math.abs(fx![i]! - fSharp![i]!) > 1e-4, `more contrast in the detail left f unchanged: ${fx![i]}`);
+  }
+  const penalty = () =>
+    tf.tidy(() => {
+      const g = tf.grad((t: tf.Tensor) => tf.sum(m.apply(t)))(x);
+      return tf.mean(tf.square(tf.sub(tf.sqrt(tf.sum(tf.square(g), [1, 2, 3])), 1))) as tf.Scalar;
+    });
+  const before = tf.memory().numTensors;
+  const { grads, value } = tf.variableGrads(penalty, m.trainableVariables());
+  const total = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.abs(g)))).dataSync()[0]!);
+  assert.ok(Number.isFinite(total) && total > 0, `penalty gradient ${total}`);
+  tf.dispose([value, ...Object.values(grads)]);
+  assert.equal(tf.memory().numTensors, before, 'the penalty step leaked tensors');
+  tf.dispose([x, shifted, sharper]);
+  const held = tf.memory().numTensors;
+  m.dispose();
+  assert.ok(tf.memory().numTensors < held, 'dispose freed nothing');
+});

@@ -58,7 +58,7 @@ test('Edsr is deterministic in its seed', async () => {
   [a, b, c].forEach((m) => m.dispose());
 });
 
-test("Edsr with skip 'upsample' adds the injected upsampler and starts close to it", async () => {
+test("Edsr with skip 'upsample' adds the injected upsampler and starts exactly as it", async () => {
   await initBackend('cpu');
   assert.throws(() => new Edsr({ nResBlocks: 1, nFeats: 4, scale: 2, skip: 'upsample' }), UsageError);
   assert.throws(() => new Edsr({ nResBlocks: 1, nFeats: 4, scale: 5 as 2 }), UsageError);
@@ -75,10 +75,24 @@ test("Edsr with skip 'upsample' adds the injected upsampler and starts close to 
   const gSkip = gap(withSkip), gPlain = gap(plain);
   assert.equal(calls, 1);
   assert.equal(withSkip.spec.skip, 'upsample');
-  assert.ok(gSkip < 0.1 * gPlain + 0.05, `skip gap ${gSkip} vs plain ${gPlain}`);
+  assert.equal(gSkip, 0, `a fresh skip map must equal its upsampler, mean gap ${gSkip}`);
+  assert.ok(gPlain > 0.05, `the plain map is a random network, mean gap ${gPlain}`);
   x.dispose();
   withSkip.dispose();
   plain.dispose();
+});
+
+test("Edsr with skip 'upsample' starts its pixel shuffles ICNR: all sub-pixels of an LR pixel equal", async () => {
+  await initBackend('cpu');
+  const net = new Edsr({ nResBlocks: 1, nFeats: 4, scale: 2, skip: 'upsample', upsampler: nearest, seed: 3 });
+  const up = net.params.get('up.0.w')!;
+  const upB = net.params.get('up.0.b')!;
+  const h = tf.randomNormal([1, 5, 5, 4], 0, 1, 'float32', 4) as tf.Tensor4D;
+  const shuffled = tf.tidy(() => pixelShuffle(tf.add(tf.conv2d(h, up as unknown as tf.Tensor4D, 1, 'same'), upB), 2));
+  const nn = tf.tidy(() => nearest(tf.stridedSlice(shuffled, [0, 0, 0, 0], [1, 10, 10, 4], [1, 2, 2, 1]) as tf.Tensor4D, 2));
+  assert.deepEqual(await shuffled.data(), await nn.data(), 'sub-pixels differ: the shuffle starts as a checkerboard');
+  tf.dispose([h, shuffled, nn]);
+  net.dispose();
 });
 
 test('Edsr trains: an L1 loss drops over a few Adam steps and no tensor leaks', async () => {

@@ -4,9 +4,9 @@ import { evaluate, type EvaluationResult } from '../../eval/evaluate.js';
 import type { FeatureMode } from '../../metrics/features.js';
 import { loadUpscaler } from '../../upscale/upscaler-node.js';
 import { RateMeter } from '../../util/progress.js';
-import { intOption } from '../options.js';
 import { progressRenderer } from '../progress-bar.js';
 import { interruptSignal } from '../signals.js';
+import { modelOption, overlapOption, scaleOption, tileOption } from './upscaler-options.js';
 
 function featureMode(value: string): FeatureMode {
   if (value !== 'crops' && value !== 'resize') throw new InvalidArgumentError(`--features must be crops or resize, got '${value}'`);
@@ -16,12 +16,12 @@ function featureMode(value: string): FeatureMode {
 export function evalCommand(): Command {
   return new Command('eval')
     .description('Evaluate an upscaler on paired LR/HR folders: PSNR, SSIM, FID and KID (otsr features)')
-    .requiredOption('--model <spec>', "otsr model folder, 'bicubic', an UpscalerJS package (@upscalerjs/esrgan-slim) or a layers model.json")
+    .addOption(modelOption())
     .requiredOption('--lr <dir>', 'LR images')
     .requiredOption('--hr <dir>', 'their HR ground truth, same names (scale x the LR size)')
-    .option('--scale <s>', "factor for 'bicubic' or a package's model (a model folder knows its own)", intOption('--scale', 2, 16))
-    .option('--tile <px>', 'tile side in LR pixels (bounds memory)', intOption('--tile', 16), 256)
-    .option('--overlap <px>', 'LR pixels shared by neighbouring tiles', intOption('--overlap', 0), 16)
+    .addOption(scaleOption())
+    .addOption(tileOption())
+    .addOption(overlapOption())
     .option('--features <mode>', 'Inception inputs: crops (299x299 crops at full resolution) or resize (whole image to 299x299)', featureMode, 'crops')
     .option('--no-fid', 'skip FID and KID (no Inception run)')
     .option('--json', 'print one JSON object on stdout instead of the table')

@@ -8,16 +8,17 @@ import { RateMeter } from '../../util/progress.js';
 import { intOption } from '../options.js';
 import { progressRenderer } from '../progress-bar.js';
 import { interruptSignal } from '../signals.js';
+import { modelOption, overlapOption, scaleOption, tileOption } from './upscaler-options.js';
 
 export function upscaleCommand(): Command {
   return new Command('upscale')
     .description('Super-resolve images of any size with a trained model (tiled, memory bounded, seamless)')
     .argument('<inputs...>', 'image files or folders')
     .requiredOption('-o, --out <path>', 'output file (one input) or folder (PNG files, same names)')
-    .requiredOption('--model <spec>', "otsr model folder (from 'otsr train'), 'bicubic', an UpscalerJS package (@upscalerjs/esrgan-slim) or a layers model.json")
-    .option('--scale <s>', "factor for 'bicubic' or a package's model (a model folder knows its own)", intOption('--scale', 2, 16))
-    .option('--tile <px>', 'tile side in input pixels (bounds memory)', intOption('--tile', 16), 256)
-    .option('--overlap <px>', 'input pixels shared by neighbouring tiles (blended, no seams)', intOption('--overlap', 0), 16)
+    .addOption(modelOption())
+    .addOption(scaleOption())
+    .addOption(tileOption())
+    .addOption(overlapOption())
     .option('--max-pixels <n>', 'refuse input images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
     .option('--workers <n>', 'worker threads sharing the tiles of each image (same output for any count; images of one tile stay in this thread); default: the number of cores, at most 8', intOption('--workers', 1, 64), defaultWorkers())
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
