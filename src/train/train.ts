@@ -262,10 +262,21 @@ async function loop(
   let lastValidation: Record<string, number> | undefined;
   let savedStep = solver.stepCount;
 
+  const diverged = async (step: number, what: string, value: number) => {
+    await log.append({ type: 'event', step, seconds: elapsed(), message: `stopped: ${what} is ${value}` });
+    return new OtsrError(
+      `training diverged at step ${step} (${what} = ${value}); the last good checkpoint (step ${savedStep}) is kept in ${paths.checkpoint}. Try a lower learning rate.`,
+    );
+  };
   const checkpoint = async () => {
     const state = await solver.getState();
     try {
-      await saveCheckpoint(paths.checkpoint, solverStateToCheckpoint(state, elapsed()));
+      const ckpt = solverStateToCheckpoint(state, elapsed());
+      // Huge gradients can overflow Adam's second moment to Infinity while the losses stay finite: such a state
+      // is not a good checkpoint to go back to.
+      const bad = firstNonFinite(ckpt.tensors);
+      if (bad) throw await diverged(solver.stepCount, bad.name, bad.value);
+      await saveCheckpoint(paths.checkpoint, ckpt);
     } finally {
       disposeSolverState(state);
     }
@@ -310,12 +321,7 @@ async function loop(
     const losses = await solver.step();
     const values = lossValues(losses);
     const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));
-    if (bad) {
-      await log.append({ type: 'event', step: losses.step, seconds: elapsed(), message: `stopped: ${bad[0]} is ${bad[1]}` });
-      throw new OtsrError(
-        `training diverged at step ${losses.step} (${bad[0]} = ${bad[1]}); the last good checkpoint (step ${savedStep}) is kept in ${paths.checkpoint}. Try a lower learning rate.`,
-      );
-    }
+    if (bad) throw await diverged(losses.step, bad[0], bad[1]);
     await log.append({ type: 'train', step: losses.step, seconds: elapsed(), losses: values });
     options.onProgress?.(meter.update(losses.step, values));
     const step = losses.step;
@@ -332,6 +338,18 @@ async function loop(
     training: { ...config, steps: solver.stepCount } as unknown as Record<string, unknown>,
   });
   return { runDir: outDir, steps: solver.stepCount, status, modelDir: paths.model, seconds: elapsed(), workers: run.workers, lastValidation };
+}
+
+/** The first tensor holding a NaN or an infinity, with one such value (checked on the backend, nothing is copied out). */
+function firstNonFinite(tensors: Map<string, tf.Tensor>): { name: string; value: number } | undefined {
+  for (const [name, t] of tensors) {
+    const ok = tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
+    if (!ok) {
+      const value = tf.tidy(() => (t.dataSync() as Float32Array).find((v) => !Number.isFinite(v)) ?? NaN);
+      return { name, value };
+    }
+  }
+  return undefined;
 }
 
 function lossValues(l: StepLosses): Record<string, number> {
