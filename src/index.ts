@@ -55,8 +55,9 @@ export { DEFAULT_TRAIN_CONFIG, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig 
 export { writeRunReport } from './train/report.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
 export * from './upscale/index.js';
-export { loadUpscaler, type Upscaler } from './upscale/upscaler-node.js';
-export { upscaleFiles, upscaleRgb, planOutputs } from './upscale/files-node.js';
+export { loadUpscaler, type Upscaler, type UpscalerSource } from './upscale/upscaler-node.js';
+export { upscaleFiles, upscaleRgb, planOutputs, type UpscaleFilesOptions } from './upscale/files-node.js';
+export { TilePool, type TilePoolOptions } from './upscale/tile-pool-node.js';
 export * from './metrics/index.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
 export { RateMeter, type ProgressEvent } from './util/progress.js';

@@ -7,9 +7,9 @@ import type { ParallelTask, WorkerInfo } from '../engine/parallel/protocol.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import { Critic } from '../nn/critic.js';
 import { Edsr, type EdsrScale } from '../nn/edsr.js';
-import type { Module } from '../nn/module.js';
-import { Adam, type AdamState } from '../ot/adam.js';
+import { Adam } from '../ot/adam.js';
 import { ReferenceCost } from '../ot/cost.js';
+import { modulesTaskState } from '../ot/task-state.js';
 
 export interface EdsrTaskConfig {
   nResBlocks: number;
@@ -42,7 +42,7 @@ function edsrL1(o: Extract<TrainTaskOptions, { kind: 'edsr-l1' }>): ParallelTask
         update: (g) => adam.applyGradients(g),
       },
     },
-    ...stateOf({ map }, { map: adam }),
+    ...modulesTaskState({ map }, { map: adam }),
     dispose: () => {
       adam.dispose();
       map.dispose();
@@ -75,49 +75,12 @@ function ots(o: Extract<TrainTaskOptions, { kind: 'ots' }>): ParallelTask {
         update: (g) => potentialAdam.applyGradients(g),
       },
     },
-    ...stateOf({ map, potential }, { map: mapAdam, potential: potentialAdam }),
+    ...modulesTaskState({ map, potential }, { map: mapAdam, potential: potentialAdam }),
     dispose: () => {
       mapAdam.dispose();
       potentialAdam.dispose();
       map.dispose();
       potential.dispose();
-    },
-  };
-}
-
-/** getState/setState over named modules and their Adam optimizers (keys `net/param`, `net.m/param`, `net.v/param`). */
-function stateOf(modules: Record<string, Module>, optimizers: Record<string, Adam>): Pick<ParallelTask, 'getState' | 'setState'> {
-  return {
-    getState() {
-      const tensors: Record<string, tf.Tensor> = {};
-      const counters: Record<string, number> = {};
-      for (const [net, m] of Object.entries(modules)) {
-        for (const [name, v] of m.params) tensors[`${net}/${name}`] = tf.clone(v);
-      }
-      for (const [net, opt] of Object.entries(optimizers)) {
-        const s = opt.getState();
-        for (const [name, t] of Object.entries(s.m)) tensors[`${net}.m/${name}`] = t;
-        for (const [name, t] of Object.entries(s.v)) tensors[`${net}.v/${name}`] = t;
-        counters[`${net}.t`] = s.t;
-      }
-      return { tensors, counters };
-    },
-    setState(tensors, counters) {
-      for (const [net, m] of Object.entries(modules)) {
-        for (const [name, v] of m.params) {
-          const src = tensors[`${net}/${name}`];
-          if (!src) throw new Error(`state lacks ${net}/${name}`);
-          v.assign(src);
-        }
-      }
-      for (const [net, opt] of Object.entries(optimizers)) {
-        const s: AdamState = { t: counters[`${net}.t`] ?? 0, m: {}, v: {} };
-        for (const name of modules[net]!.params.keys()) {
-          s.m[name] = tensors[`${net}.m/${name}`]!;
-          s.v[name] = tensors[`${net}.v/${name}`]!;
-        }
-        opt.setState(s);
-      }
     },
   };
 }

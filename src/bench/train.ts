@@ -155,7 +155,9 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
       ots.push(
         await timed(w, task, async (pool) => {
           await pool.step('map', { x: xs[0]! });
+          say(`OTS iteration, ${w} worker(s): warm-up map step done`);
           await pool.step('potential', { x: xs[0]!, y: hr });
+          say(`OTS iteration, ${w} worker(s): warm-up potential step done`);
           const runs: Run[] = [];
           for (let i = 0; i < iters; i++) {
             runs.push(

@@ -67,7 +67,9 @@ export class KernelCalls {
   heap(...infos: TensorInfo[]): { heap: Float32Array; at: number[] } {
     const views = infos.map((t) => this.backend.typedArrayFromHeap(t));
     const heap = new Float32Array(views[0]!.buffer);
-    return { heap, at: views.map((v) => v.byteOffset >> 2) };
+    // >>> (unsigned): a heap grows past 2 GiB (full-size OTS training does), where `>>` would turn byte offsets
+    // negative and copyWithin would then count from the end of the heap, silently corrupting it.
+    return { heap, at: views.map((v) => v.byteOffset >>> 2) };
   }
 
   transpose(x: TensorInfo, perm: number[]): TensorInfo {

@@ -39,6 +39,12 @@ export interface TrainConfig {
   cacheMB: number;
   /** Images with more pixels are skipped (decompression bombs); default the image loader's DEFAULT_MAX_PIXELS. */
   maxPixels?: number;
+  /**
+   * Worker threads sharing every batch (data parallel, identical weights after every step); 1 trains in the
+   * calling thread. At most `batch`. `train` records it; absent in runs from before it existed: 1. On resume,
+   * absent means the run's own count, and another count is refused (the numbers would differ).
+   */
+  workers?: number;
 }
 
 /** Named map architectures: small enough to train on a laptop CPU, or the reference benchmark size. */
@@ -100,6 +106,9 @@ export function validateConfig(c: TrainConfig): void {
   if (c.crop / c.scale < 4) throw new UsageError(`--crop ${c.crop} is too small for scale ${c.scale} (LR crops under 4 pixels)`);
   if (c.costWeight !== undefined && !(c.costWeight > 0)) throw new UsageError(`--cost-weight must be > 0, got ${c.costWeight}`);
   if ((c.valLr === undefined) !== (c.valHr === undefined)) throw new UsageError('--val-lr and --val-hr go together');
+  if (c.workers !== undefined && !(Number.isInteger(c.workers) && c.workers >= 1 && c.workers <= c.batch)) {
+    throw new UsageError(`--workers ${c.workers} must be an integer from 1 to --batch ${c.batch} (each worker takes at least one image of every batch)`);
+  }
   if (c.map.kind === 'edsr' && c.map.scale !== c.scale) {
     throw new UsageError(`the map's scale (${String(c.map.scale)}) differs from --scale ${c.scale}`);
   }
@@ -111,12 +120,16 @@ export function validateConfig(c: TrainConfig): void {
 /** The settings that must not change when a run is resumed (the rest, e.g. --steps, may). */
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
   const fixed: (keyof TrainConfig)[] = ['scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate'];
-  const withDefaults = (c: TrainConfig): TrainConfig => ({ ...c, costWeight: c.costWeight ?? 1 });
+  const withDefaults = (c: TrainConfig): TrainConfig => ({ ...c, costWeight: c.costWeight ?? 1, workers: c.workers ?? 1 });
   [saved, now] = [withDefaults(saved), withDefaults(now)];
   for (const key of fixed) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {
       return `--${key} was ${JSON.stringify(saved[key])} when the run started, now ${JSON.stringify(now[key])}`;
     }
+  }
+  if (saved.workers !== now.workers) {
+    // Workers split each batch and sum their gradients in a fixed order: another count rounds differently.
+    return `it started with --workers ${saved.workers} and continues exactly only with the same count (now ${now.workers}); omit --workers to keep it`;
   }
   return undefined;
 }

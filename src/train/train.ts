@@ -1,6 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import type { Sampler } from '../data/sampler.js';
 import { openUnpairedFolders } from '../data/unpaired.js';
+import type { BackendName } from '../engine/backend.js';
+import { defaultWorkers } from '../engine/parallel/index.js';
 import { InputError, OtsrError, UsageError } from '../errors.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import type { Module } from '../nn/module.js';
@@ -9,12 +12,14 @@ import { saveModel } from '../nn/serialize-node.js';
 import { ReferenceCost } from '../ot/cost.js';
 import { NeuralOT } from '../ot/neural-ot.js';
 import { RegularizedGAN } from '../ot/regularized-gan.js';
-import { type OtSolver, type StepLosses, disposeSolverState } from '../ot/solver.js';
+import { type OtSolver, type SolverState, type StepLosses, disposeSolverState } from '../ot/solver.js';
 import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
 import { type ProgressEvent, RateMeter } from '../util/progress.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, resumeMismatch, validateConfig } from './config.js';
 import { JsonlLog } from './log.js';
+import { ParallelSolver } from './parallel-solver.js';
+import type { OtTaskOptions } from './parallel-task.js';
 import { runPaths } from './run-dir.js';
 import { solverStateFromCheckpoint, solverStateToCheckpoint } from './solver-checkpoint.js';
 import { Validator } from './validate.js';
@@ -41,12 +46,32 @@ export interface TrainResult {
   modelDir: string;
   /** Training seconds, over all sessions of this run. */
   seconds: number;
+  /** Worker threads this session trained on (1: in this thread). */
+  workers: number;
   lastValidation?: Record<string, number>;
 }
 
 interface RunState {
   /** Training seconds before this session (from the checkpoint). */
   secondsBefore: number;
+  workers: number;
+}
+
+/** `--workers` when not given for a new run: the number of cores, at most 8 and at most the batch size. */
+export function defaultTrainWorkers(batch: number): number {
+  return Math.max(1, Math.min(defaultWorkers(), batch));
+}
+
+/**
+ * What the loop needs of a solver: the in-process OtSolver or the {@link ParallelSolver} over worker threads.
+ * `syncMap` brings this thread's map up to date before it is used here (samples, validation, export).
+ */
+interface LoopSolver {
+  readonly stepCount: number;
+  step(): Promise<StepLosses>;
+  getState(): Promise<SolverState>;
+  syncMap(): Promise<void>;
+  source: Sampler;
 }
 
 /**
@@ -56,7 +81,6 @@ interface RunState {
  * the last good checkpoint.
  */
 export async function train(config: TrainConfig, outDir: string, options: TrainOptions = {}): Promise<TrainResult> {
-  validateConfig(config);
   const say = options.onMessage ?? (() => {});
   const paths = runPaths(outDir);
   const hasCheckpoint = await exists(paths.checkpoint);
@@ -66,9 +90,14 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   if (options.resume && !hasCheckpoint) throw new InputError(paths.checkpoint, 'nothing to resume: no checkpoint in this run folder');
   if (options.resume) {
     const saved = await readSavedConfig(paths.config);
+    // Not given: the run continues with the worker count it started with (absent in older runs: 1).
+    if (config.workers === undefined) config = { ...config, workers: saved.workers ?? 1 };
     const mismatch = resumeMismatch(saved, config);
     if (mismatch) throw new UsageError(`cannot resume ${outDir}: ${mismatch}`);
   }
+  // Recorded in config.json (absent: 1, as runs from before --workers existed).
+  config = { ...config, workers: config.workers ?? 1 };
+  validateConfig(config);
   await fs.mkdir(paths.samples, { recursive: true }).catch((err: unknown) => {
     throw new OtsrError(`${outDir}: cannot create the run folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   });
@@ -96,50 +125,129 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     tf.dispose(await sampler.sample(1));
     sampler.setState(state);
   }
+  const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
   const map = buildModule(config.map, { seed: config.seed, upsampler });
-  const potential = buildModule(config.potential, { seed: config.seed + 1 });
-  const cost = new ReferenceCost({
-    reference: (x) => upsampleBicubic(x as tf.Tensor4D, config.scale),
-    ...(config.refreshEvery > 0 ? { refresh: { every: config.refreshEvery, frozen: buildModule(config.map, { upsampler }) } } : {}),
-  });
-  const problem = { source: data.lr, target: data.hr, cost };
-  // historyLimit 0: the losses go to log.jsonl, so neither memory nor checkpoints grow with the steps.
-  const common = { batchSize: config.batch, seed: config.seed + 2, mapLr: config.learningRate, potentialLr: config.learningRate, historyLimit: 0 };
-  const solver: OtSolver =
-    config.solver === 'ots'
-      ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.kMap, costWeight: config.costWeight ?? 1 })
-      : new RegularizedGAN(problem, { map, potential }, { ...common, lambda: config.lambda, criticSteps: config.nCritic });
-  const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
+  const workers = config.workers!;
   const log = new JsonlLog(paths.log);
-  const run: RunState = { secondsBefore: 0 };
-  try {
-    if (options.resume) {
-      const ckpt = await loadCheckpoint(paths.checkpoint);
-      const { state, seconds } = solverStateFromCheckpoint(ckpt, paths.checkpoint);
-      try {
-        solver.setState(state);
-      } finally {
-        tf.dispose([...ckpt.tensors.values()]);
-      }
-      run.secondsBefore = seconds;
-      await log.truncateAfter(solver.stepCount);
-      say(`resuming ${outDir} at step ${solver.stepCount}`);
+  const run: RunState = { secondsBefore: 0, workers };
+  /** Restores the checkpoint into the solver (`setState`), truncating the log after its step. */
+  const resume = async (setState: (state: SolverState) => Promise<number>) => {
+    const ckpt = await loadCheckpoint(paths.checkpoint);
+    const { state, seconds } = solverStateFromCheckpoint(ckpt, paths.checkpoint);
+    let step: number;
+    try {
+      step = await setState(state);
+    } finally {
+      tf.dispose([...ckpt.tensors.values()]);
     }
-    return await loop(config, outDir, solver, map, validator, log, run, options);
+    run.secondsBefore = seconds;
+    await log.truncateAfter(step);
+    say(`resuming ${outDir} at step ${step}`);
+  };
+  try {
+    if (workers > 1) {
+      say(`training on ${workers} worker threads`);
+      const solver = await ParallelSolver.start(data.lr, data.hr, {
+        workers,
+        task: otTaskOptions(config),
+        batchSize: config.batch,
+        innerSteps: config.solver === 'ots' ? config.kMap : config.nCritic,
+        seed: config.seed + 2,
+        backend: tf.getBackend() as BackendName,
+      });
+      try {
+        if (options.resume) {
+          await resume(async (state) => {
+            await solver.setState(state);
+            return solver.stepCount;
+          });
+        }
+        const loopSolver: LoopSolver = {
+          get stepCount() {
+            return solver.stepCount;
+          },
+          step: () => solver.step(),
+          getState: () => solver.getState(),
+          syncMap: () => solver.syncMap(map),
+          source: data.lr,
+        };
+        return await loop(config, outDir, loopSolver, map, validator, log, run, options);
+      } catch (err) {
+        // A worker that failed (e.g. out of wasm memory) reports its stack: keep its first line for the user.
+        if (err instanceof Error && !(err instanceof OtsrError) && /^worker \d+[: ]/.test(err.message)) {
+          throw new OtsrError(`a training ${err.message.split('\n')[0]!}`);
+        }
+        throw err;
+      } finally {
+        await solver.close();
+      }
+    }
+    const potential = buildModule(config.potential, { seed: config.seed + 1 });
+    const cost = new ReferenceCost({
+      reference: (x) => upsampleBicubic(x as tf.Tensor4D, config.scale),
+      ...(config.refreshEvery > 0 ? { refresh: { every: config.refreshEvery, frozen: buildModule(config.map, { upsampler }) } } : {}),
+    });
+    const problem = { source: data.lr, target: data.hr, cost };
+    // historyLimit 0: the losses go to log.jsonl, so neither memory nor checkpoints grow with the steps.
+    const common = { batchSize: config.batch, seed: config.seed + 2, mapLr: config.learningRate, potentialLr: config.learningRate, historyLimit: 0 };
+    const solver: OtSolver =
+      config.solver === 'ots'
+        ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.kMap, costWeight: config.costWeight ?? 1 })
+        : new RegularizedGAN(problem, { map, potential }, { ...common, lambda: config.lambda, criticSteps: config.nCritic });
+    try {
+      if (options.resume) {
+        await resume(async (state) => {
+          solver.setState(state);
+          return solver.stepCount;
+        });
+      }
+      const loopSolver: LoopSolver = {
+        get stepCount() {
+          return solver.stepCount;
+        },
+        step: () => solver.step(),
+        getState: async () => solver.getState(),
+        syncMap: async () => {},
+        source: data.lr,
+      };
+      return await loop(config, outDir, loopSolver, map, validator, log, run, options);
+    } finally {
+      solver.dispose();
+      cost.dispose();
+      potential.dispose();
+    }
   } finally {
-    solver.dispose();
-    cost.dispose();
     map.dispose();
-    potential.dispose();
     validator?.dispose();
   }
+}
+
+/**
+ * The worker task of a config: the same networks, cost and hyper-parameters as the in-process solvers that
+ * `train` builds (NeuralOT's Adam betas (0.9, 0.999); RegularizedGAN's (0, 0.9) and gradient-penalty weight 10).
+ */
+export function otTaskOptions(config: TrainConfig): OtTaskOptions {
+  const ots = config.solver === 'ots';
+  return {
+    solver: config.solver,
+    map: config.map,
+    potential: config.potential,
+    mapSeed: config.seed,
+    scale: config.scale,
+    refreshEvery: config.refreshEvery,
+    mapLr: config.learningRate,
+    potentialLr: config.learningRate,
+    betas: ots ? [0.9, 0.999] : [0, 0.9],
+    costWeight: ots ? (config.costWeight ?? 1) : config.lambda,
+    gpWeight: 10,
+  };
 }
 
 async function loop(
   config: TrainConfig,
   outDir: string,
-  solver: OtSolver,
+  solver: LoopSolver,
   map: Module,
   validator: Validator | undefined,
   log: JsonlLog,
@@ -160,10 +268,21 @@ async function loop(
   let lastValidation: Record<string, number> | undefined;
   let savedStep = solver.stepCount;
 
+  const diverged = async (step: number, what: string, value: number) => {
+    await log.append({ type: 'event', step, seconds: elapsed(), message: `stopped: ${what} is ${value}` });
+    return new OtsrError(
+      `training diverged at step ${step} (${what} = ${value}); the last good checkpoint (step ${savedStep}) is kept in ${paths.checkpoint}. Try a lower learning rate.`,
+    );
+  };
   const checkpoint = async () => {
-    const state = solver.getState();
+    const state = await solver.getState();
     try {
-      await saveCheckpoint(paths.checkpoint, solverStateToCheckpoint(state, elapsed()));
+      const ckpt = solverStateToCheckpoint(state, elapsed());
+      // Huge gradients can overflow Adam's second moment to Infinity while the losses stay finite: such a state
+      // is not a good checkpoint to go back to.
+      const bad = firstNonFinite(ckpt.tensors);
+      if (bad) throw await diverged(solver.stepCount, bad.name, bad.value);
+      await saveCheckpoint(paths.checkpoint, ckpt);
     } finally {
       disposeSolverState(state);
     }
@@ -173,12 +292,13 @@ async function loop(
   const samplesAndValidation = async () => {
     const step = solver.stepCount;
     sampledStep = step;
+    await solver.syncMap();
     if (validator) {
       lastValidation = await validator.evaluate(map);
       await log.append({ type: 'val', step, seconds: elapsed(), metrics: lastValidation });
       await validator.writeGrid(paths.sample(step), map);
     } else {
-      const lr = (await solver.problem.source.sample(Math.min(4, config.batch))) as tf.Tensor4D;
+      const lr = (await solver.source.sample(Math.min(4, config.batch))) as tf.Tensor4D;
       try {
         const { writeSampleGrid } = await import('./samples.js');
         await writeSampleGrid(paths.sample(step), lr, config.scale, (x) => map.apply(x) as tf.Tensor4D);
@@ -207,12 +327,7 @@ async function loop(
     const losses = await solver.step();
     const values = lossValues(losses);
     const bad = Object.entries(values).find(([, v]) => !Number.isFinite(v));
-    if (bad) {
-      await log.append({ type: 'event', step: losses.step, seconds: elapsed(), message: `stopped: ${bad[0]} is ${bad[1]}` });
-      throw new OtsrError(
-        `training diverged at step ${losses.step} (${bad[0]} = ${bad[1]}); the last good checkpoint (step ${savedStep}) is kept in ${paths.checkpoint}. Try a lower learning rate.`,
-      );
-    }
+    if (bad) throw await diverged(losses.step, bad[0], bad[1]);
     await log.append({ type: 'train', step: losses.step, seconds: elapsed(), losses: values });
     report(meter.update(losses.step, values));
     const step = losses.step;
@@ -223,11 +338,24 @@ async function loop(
   if (sampledStep !== solver.stepCount) await samplesAndValidation();
   if (savedStep !== solver.stepCount) await checkpoint();
   if (status === 'cancelled') say(`cancelled: checkpoint saved at step ${solver.stepCount}; continue with --resume`);
+  await solver.syncMap();
   await saveModel(paths.model, map, {
     scale: config.scale,
     training: { ...config, steps: solver.stepCount } as unknown as Record<string, unknown>,
   });
-  return { runDir: outDir, steps: solver.stepCount, status, modelDir: paths.model, seconds: elapsed(), lastValidation };
+  return { runDir: outDir, steps: solver.stepCount, status, modelDir: paths.model, seconds: elapsed(), workers: run.workers, lastValidation };
+}
+
+/** The first tensor holding a NaN or an infinity, with one such value (checked on the backend, nothing is copied out). */
+function firstNonFinite(tensors: Map<string, tf.Tensor>): { name: string; value: number } | undefined {
+  for (const [name, t] of tensors) {
+    const ok = tf.tidy(() => tf.all(tf.isFinite(t)).dataSync()[0] === 1);
+    if (!ok) {
+      const value = tf.tidy(() => (t.dataSync() as Float32Array).find((v) => !Number.isFinite(v)) ?? NaN);
+      return { name, value };
+    }
+  }
+  return undefined;
 }
 
 function lossValues(l: StepLosses): Record<string, number> {

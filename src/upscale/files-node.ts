@@ -4,7 +4,8 @@ import { listImages } from '../data/folder.js';
 import { OtsrError, UsageError } from '../errors.js';
 import { readImage, writeImage, type RgbImage } from '../image/io.js';
 import { writeError } from '../util/atomic-write.js';
-import { upscale } from './tiles.js';
+import { TilePool, currentBackend } from './tile-pool-node.js';
+import { modelRunner, tileCount, upscaleTiles } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
 export interface UpscaleFilesOptions {
@@ -17,6 +18,31 @@ export interface UpscaleFilesOptions {
   /** Inputs with more pixels are refused (decompression bombs); default the loader's DEFAULT_MAX_PIXELS. */
   maxPixels?: number;
   signal?: AbortSignal;
+  /**
+   * Worker threads running the model on tiles (default 1: this thread). The output is bit-identical for any
+   * count. The workers start with the first image of more than one tile (they each load the model, which
+   * takes a moment) and serve all later ones; they need an upscaler from `loadUpscaler`.
+   */
+  workers?: number;
+}
+
+/** Starts a {@link TilePool} on first need: for images of more than one tile when more than one worker is asked. */
+class LazyPool {
+  private pool: Promise<TilePool> | undefined;
+  constructor(
+    private readonly upscaler: Upscaler,
+    private readonly workers: number,
+  ) {}
+  async for(width: number, height: number, options: UpscaleFilesOptions): Promise<TilePool | undefined> {
+    if (this.workers <= 1 || tileCount(width, height, options) <= 1) return undefined;
+    this.pool ??= TilePool.start(this.upscaler, { workers: this.workers, backend: currentBackend() });
+    return this.pool;
+  }
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await (await pool?.catch(() => undefined))?.close();
+  }
 }
 
 /** Input files -> output paths: one file to a file (or into a folder), many files or folders into a folder. */
@@ -70,27 +96,40 @@ export async function upscaleFiles(
   options: UpscaleFilesOptions = {},
 ): Promise<{ written: number; skipped: number }> {
   let written = 0, skipped = 0;
-  for (const [k, job] of jobs.entries()) {
-    options.onImage?.(k, jobs.length, job.input);
-    let img: RgbImage;
-    try {
-      img = await readImage(job.input, options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {});
-    } catch (err) {
-      if (!(err instanceof OtsrError) || jobs.length === 1) throw err;
-      options.onWarning?.(`skipped ${err.message}`);
-      skipped++;
-      continue;
+  const pools = new LazyPool(upscaler, options.workers ?? 1);
+  try {
+    for (const [k, job] of jobs.entries()) {
+      options.onImage?.(k, jobs.length, job.input);
+      let img: RgbImage;
+      try {
+        img = await readImage(job.input, options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {});
+      } catch (err) {
+        if (!(err instanceof OtsrError) || jobs.length === 1) throw err;
+        options.onWarning?.(`skipped ${err.message}`);
+        skipped++;
+        continue;
+      }
+      const pool = await pools.for(img.width, img.height, options);
+      const out = await upscaleRgb(img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
+      await writeImage(job.output, out);
+      written++;
     }
-    const out = await upscaleRgb(img, upscaler, options);
-    await writeImage(job.output, out);
-    written++;
+  } finally {
+    await pools.close();
   }
   options.onImage?.(jobs.length, jobs.length, '');
   return { written, skipped };
 }
 
-/** One 8-bit image through the tiled upscaler (alpha, when present, is upscaled too). */
-export async function upscaleRgb(img: RgbImage, upscaler: Upscaler, options: Omit<UpscaleFilesOptions, 'onImage'> = {}): Promise<RgbImage> {
+/**
+ * One 8-bit image through the tiled upscaler (alpha, when present, is upscaled too). With `workers` > 1 the tiles
+ * are spread over that many worker threads started for this image (bit-identical output), or over `pool`.
+ */
+export async function upscaleRgb(
+  img: RgbImage,
+  upscaler: Upscaler,
+  options: Omit<UpscaleFilesOptions, 'onImage'> & { pool?: TilePool } = {},
+): Promise<RgbImage> {
   const channels = img.alpha ? 4 : 3;
   const n = img.width * img.height;
   const data = new Float32Array(n * channels);
@@ -98,17 +137,24 @@ export async function upscaleRgb(img: RgbImage, upscaler: Upscaler, options: Omi
     for (let c = 0; c < 3; c++) data[i * channels + c] = img.data[3 * i + c]! / 127.5 - 1;
     if (img.alpha) data[i * 4 + 3] = img.alpha[i]! / 127.5 - 1;
   }
-  const result = await upscale(
-    { data, width: img.width, height: img.height, channels },
-    {
-      model: upscaler.model,
-      scale: upscaler.scale,
-      ...(options.tile !== undefined ? { tile: options.tile } : {}),
-      ...(options.overlap !== undefined ? { overlap: options.overlap } : {}),
-      ...(options.onTile ? { progress: options.onTile } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    },
-  );
+  const own = options.pool ? undefined : new LazyPool(upscaler, options.workers ?? 1);
+  let result: Awaited<ReturnType<typeof upscaleTiles>>;
+  try {
+    const pool = options.pool ?? (await own!.for(img.width, img.height, options));
+    result = await upscaleTiles(
+      { data, width: img.width, height: img.height, channels },
+      {
+        scale: upscaler.scale,
+        ...(options.tile !== undefined ? { tile: options.tile } : {}),
+        ...(options.overlap !== undefined ? { overlap: options.overlap } : {}),
+        ...(options.onTile ? { progress: options.onTile } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      pool ?? modelRunner(upscaler.model),
+    );
+  } finally {
+    await own?.close();
+  }
   const m = result.width * result.height;
   const rgb = new Uint8Array(m * 3);
   const alpha = img.alpha ? new Uint8Array(m) : undefined;

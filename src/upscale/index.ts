@@ -1,2 +1,14 @@
 /** Tiled inference: upscale images of any size with bounded memory and seamless blending. */
-export { upscale, tileStarts, axisWeights, type FloatImage, type UpscaleModel, type UpscaleOptions } from './tiles.js';
+export {
+  upscale,
+  upscaleTiles,
+  modelRunner,
+  tileStarts,
+  tileCount,
+  axisWeights,
+  type FloatImage,
+  type TileOptions,
+  type TileRunner,
+  type UpscaleModel,
+  type UpscaleOptions,
+} from './tiles.js';

@@ -50,6 +50,13 @@ export function tileStarts(length: number, size: number, overlap: number): numbe
   return Array.from({ length: count }, (_, i) => Math.round((i * (length - size)) / (count - 1)));
 }
 
+/** How many tiles {@link upscale} cuts a `width` x `height` image into with these options. */
+export function tileCount(width: number, height: number, options: Pick<UpscaleOptions, 'tile' | 'overlap'> = {}): number {
+  const tile = options.tile ?? 256;
+  const overlap = options.overlap ?? Math.min(16, Math.floor(tile / 4));
+  return tileStarts(width, Math.min(tile, width), overlap).length * tileStarts(height, Math.min(tile, height), overlap).length;
+}
+
 /**
  * Blend weight along one axis of a tile's output: 1 inside, falling to 0 towards an edge shared with another
  * tile (never towards the image border, where the tile sees exactly what the whole image would).
@@ -94,14 +101,47 @@ export function axisWeights(start: number, size: number, length: number, scale: 
 export async function upscale(image: FloatImage, options: UpscaleOptions): Promise<FloatImage>;
 export async function upscale(image: tf.Tensor3D, options: UpscaleOptions): Promise<tf.Tensor3D>;
 export async function upscale(image: FloatImage | tf.Tensor3D, options: UpscaleOptions): Promise<FloatImage | tf.Tensor3D> {
+  const runner = modelRunner(options.model);
   if (image instanceof tf.Tensor) {
     if (image.rank !== 3) throw new OtsrError(`upscale: expected an [h, w, c] tensor, got shape [${image.shape}]`);
     const [height, width, channels] = image.shape;
     const data = (await image.data()) as Float32Array;
-    const out = await upscaleImage({ data, width, height, channels }, options);
+    const out = await upscaleTiles({ data, width, height, channels }, options, runner);
     return tf.tensor3d(out.data, [out.height, out.width, out.channels]);
   }
-  return upscaleImage(image, options);
+  return upscaleTiles(image, options, runner);
+}
+
+/** {@link UpscaleOptions} without the model: how to tile, and progress. */
+export type TileOptions = Omit<UpscaleOptions, 'model'>;
+
+/**
+ * Where the model runs on a batch of tiles: in this thread ({@link upscale}) or elsewhere (worker threads, see
+ * upscale/tile-pool-node.ts). The tiler hands over `pixels` (`shape` [b, th, tw, 3], values in [-1, 1]; the runner
+ * may keep or transfer the array) and expects the model's output back.
+ */
+export interface TileRunner {
+  run(pixels: Float32Array, shape: [number, number, number, number]): Promise<{ data: Float32Array; shape: number[] }>;
+  /**
+   * Batches handed over before the oldest one's result is awaited (1: strictly one after the other). Results are
+   * still blended in tile order, so the output does not depend on it.
+   */
+  concurrency: number;
+}
+
+/** A runner calling `model` in this thread, one batch at a time. */
+export function modelRunner(model: UpscaleModel): TileRunner {
+  return {
+    concurrency: 1,
+    run: async (pixels, shape) => {
+      const y = tf.tidy(() => model(tf.tensor4d(pixels, shape)));
+      try {
+        return { data: (await y.data()) as Float32Array, shape: y.shape };
+      } finally {
+        y.dispose();
+      }
+    },
+  };
 }
 
 function checkInt(value: number, name: string, min: number): number {
@@ -109,7 +149,12 @@ function checkInt(value: number, name: string, min: number): number {
   return value;
 }
 
-async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<FloatImage> {
+/**
+ * {@link upscale} with the model behind a {@link TileRunner}. The output depends only on the runner's results for
+ * each batch (the batches, the blend and its order of sums are fixed), so runners that compute alike (the same
+ * model on the same backend, in any thread) give bit-identical images.
+ */
+export async function upscaleTiles(src: FloatImage, options: TileOptions, runner: TileRunner): Promise<FloatImage> {
   const { width: W, height: H, channels: C, data } = src;
   if (![1, 2, 3, 4].includes(C)) throw new OtsrError(`upscale: images need 1 to 4 channels, got ${C}`);
   if (!(W >= 1 && H >= 1) || data.length !== W * H * C) {
@@ -119,8 +164,9 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
   const overlap = checkInt(options.overlap ?? Math.min(16, Math.floor(tile / 4)), 'overlap', 0);
   if (overlap >= tile) throw new UsageError(`overlap (${overlap}) must be smaller than tile (${tile})`);
   const batchSize = checkInt(options.batchSize ?? 1, 'batchSize', 1);
+  const concurrency = checkInt(runner.concurrency, 'concurrency', 1);
   let scale = options.scale === undefined ? undefined : checkInt(options.scale, 'scale', 1);
-  const { model, progress, signal } = options;
+  const { progress, signal } = options;
 
   const tw = Math.min(tile, W), th = Math.min(tile, H);
   const xs = tileStarts(W, tw, overlap), ys = tileStarts(H, th, overlap);
@@ -131,8 +177,8 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
   let out: Float32Array | undefined;
   let wx = new Map<number, Float32Array>(), wy = new Map<number, Float32Array>();
 
-  for (let start = 0; start < tiles.length; start += batchSize) {
-    if (signal?.aborted) throw new CancelledError();
+  /** Cuts batch `start`'s tiles out of the image and hands them to the runner. */
+  const launch = (start: number) => {
     const batch = tiles.slice(start, start + batchSize);
     const b = batch.length;
     // Gather the batch's pixels: colour as RGB, alpha apart.
@@ -153,64 +199,74 @@ async function upscaleImage(src: FloatImage, options: UpscaleOptions): Promise<F
         }
       }
     });
-    const y = tf.tidy(() => {
-      const result = model(tf.tensor4d(rgb, [b, th, tw, 3]));
-      const [ob, oh, ow, oc] = result.shape;
-      const s = scale ?? oh / th;
-      if (result.rank !== 4 || ob !== b || oc !== 3 || !Number.isInteger(s) || oh !== th * s || ow !== tw * s) {
+    const result = runner.run(rgb, [b, th, tw, 3]);
+    // Awaited in order later; until then a failure must not count as unhandled.
+    result.catch(() => {});
+    return { start, batch, alpha, result };
+  };
+
+  const queue: ReturnType<typeof launch>[] = [];
+  let next = 0;
+  try {
+    while (next < tiles.length || queue.length > 0) {
+      while (next < tiles.length && queue.length < concurrency) {
+        if (signal?.aborted) throw new CancelledError();
+        queue.push(launch(next));
+        next += batchSize;
+      }
+      const { start, batch, alpha, result } = queue.shift()!;
+      const b = batch.length;
+      const { data: values, shape } = await result;
+      const [ob, oh, ow, oc] = shape;
+      const s = scale ?? oh! / th;
+      if (shape.length !== 4 || ob !== b || oc !== 3 || !Number.isInteger(s) || oh !== th * s || ow !== tw * s) {
         throw new OtsrError(
-          `upscale: the model turned a [${b}, ${th}, ${tw}, 3] batch into [${result.shape}]; ` +
+          `upscale: the model turned a [${b}, ${th}, ${tw}, 3] batch into [${shape}]; ` +
             `expected [${b}, ${th}, ${tw}, 3] times ${scale ?? 'an integer scale'} in height and width`,
         );
       }
-      return result;
-    });
-    let values: Float32Array;
-    try {
-      values = (await y.data()) as Float32Array;
-    } finally {
-      y.dispose();
-    }
-    let alphaValues: Float32Array | undefined;
-    if (alpha) {
-      const s = scale ?? y.shape[1] / th;
-      const a = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(alpha, [b, th, tw, 1]), [th * s, tw * s], false, true));
-      try {
-        alphaValues = (await a.data()) as Float32Array;
-      } finally {
-        a.dispose();
-      }
-    }
-    if (scale === undefined) scale = y.shape[1] / th;
-    const s = scale;
-    const OW = W * s, OH = H * s, TW = tw * s, TH = th * s;
-    if (!out) {
-      out = new Float32Array(OW * OH * C);
-      wx = new Map(xs.map((x) => [x, axisWeights(x, tw, W, s, overlap)]));
-      wy = new Map(ys.map((y) => [y, axisWeights(y, th, H, s, overlap)]));
-    }
-    const acc = out;
-    batch.forEach(({ x, y: y0 }, k) => {
-      const fx = wx.get(x)!, fy = wy.get(y0)!;
-      for (let v = 0; v < TH; v++) {
-        const wv = fy[v]!;
-        if (wv === 0) continue;
-        for (let u = 0; u < TW; u++) {
-          const w = wv * fx[u]!;
-          if (w === 0) continue;
-          const p = (y0 * s + v) * OW + x * s + u;
-          const q = (k * TH + v) * TW + u;
-          if (grey) acc[p * C] = acc[p * C]! + (w * (values[3 * q]! + values[3 * q + 1]! + values[3 * q + 2]!)) / 3;
-          else {
-            acc[p * C] = acc[p * C]! + w * values[3 * q]!;
-            acc[p * C + 1] = acc[p * C + 1]! + w * values[3 * q + 1]!;
-            acc[p * C + 2] = acc[p * C + 2]! + w * values[3 * q + 2]!;
-          }
-          if (alphaValues) acc[p * C + C - 1] = acc[p * C + C - 1]! + w * alphaValues[q]!;
+      let alphaValues: Float32Array | undefined;
+      if (alpha) {
+        const a = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(alpha, [b, th, tw, 1]), [th * s, tw * s], false, true));
+        try {
+          alphaValues = (await a.data()) as Float32Array;
+        } finally {
+          a.dispose();
         }
       }
-    });
-    await progress?.(start + b, tiles.length);
+      scale = s;
+      const OW = W * s, TW = tw * s, TH = th * s;
+      if (!out) {
+        out = new Float32Array(OW * H * s * C);
+        wx = new Map(xs.map((x) => [x, axisWeights(x, tw, W, s, overlap)]));
+        wy = new Map(ys.map((y) => [y, axisWeights(y, th, H, s, overlap)]));
+      }
+      const acc = out;
+      batch.forEach(({ x, y: y0 }, k) => {
+        const fx = wx.get(x)!, fy = wy.get(y0)!;
+        for (let v = 0; v < TH; v++) {
+          const wv = fy[v]!;
+          if (wv === 0) continue;
+          for (let u = 0; u < TW; u++) {
+            const w = wv * fx[u]!;
+            if (w === 0) continue;
+            const p = (y0 * s + v) * OW + x * s + u;
+            const q = (k * TH + v) * TW + u;
+            if (grey) acc[p * C] = acc[p * C]! + (w * (values[3 * q]! + values[3 * q + 1]! + values[3 * q + 2]!)) / 3;
+            else {
+              acc[p * C] = acc[p * C]! + w * values[3 * q]!;
+              acc[p * C + 1] = acc[p * C + 1]! + w * values[3 * q + 1]!;
+              acc[p * C + 2] = acc[p * C + 2]! + w * values[3 * q + 2]!;
+            }
+            if (alphaValues) acc[p * C + C - 1] = acc[p * C + C - 1]! + w * alphaValues[q]!;
+          }
+        }
+      });
+      await progress?.(start + b, tiles.length);
+    }
+  } finally {
+    // Batches still in flight (after an error or a cancel) are left to finish; their results are dropped.
+    queue.length = 0;
   }
   // The tiles form a full grid, so the weight sum at (X, Y) is (sum of x weights at X) * (sum of y weights at Y):
   // no per-pixel weight buffer is needed.

@@ -15,7 +15,18 @@ export interface Upscaler {
   name: string;
   scale: number;
   model: UpscaleModel;
+  /**
+   * How to load the same model again, e.g. in worker threads (`loadUpscaler(source.spec, source.options)`); set by
+   * {@link loadUpscaler}. Upscalers without it run in the calling thread only.
+   */
+  source?: UpscalerSource;
   dispose(): void;
+}
+
+/** The arguments of {@link loadUpscaler} that gave an upscaler (structured-cloneable). */
+export interface UpscalerSource {
+  spec: string;
+  options: LoadUpscalerOptions;
 }
 
 export interface LoadUpscalerOptions {
@@ -40,6 +51,12 @@ const NOT_FOUND =
  * Nothing is downloaded: packages must be installed.
  */
 export async function loadUpscaler(spec: string, options: LoadUpscalerOptions = {}): Promise<Upscaler> {
+  const upscaler = await load(spec, options);
+  // The resolved factor too, so that a package loads the same model file wherever it is loaded again.
+  return { ...upscaler, source: { spec, options: { ...options, scale: upscaler.scale } } };
+}
+
+async function load(spec: string, options: LoadUpscalerOptions): Promise<Upscaler> {
   if (spec === 'bicubic') {
     const scale = options.scale ?? 4;
     if (!Number.isInteger(scale) || scale < 2) throw new UsageError(`bicubic needs an integer --scale >= 2, got ${scale}`);

@@ -131,3 +131,17 @@ test('an output that cannot be written (a path under a regular file, even as roo
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+test('--workers 1 and --workers 3 write the same bytes for every odd image (alpha, grey, 1x1, several tiles)', async () => {
+  const outs = [at('workers 1'), at('workers 3')];
+  const runs = await Promise.all(outs.map((out, k) => runCliAsync(['upscale', inputs, '-o', out, '--model', model, ...common, '--workers', k ? '3' : '1'])));
+  for (const r of runs) assert.match(r.stdout, new RegExp(`^${odd.length} image\\(s\\) upscaled x2`), r.stderr);
+  const files = readdirSync(outs[0]!).sort();
+  assert.equal(files.length, odd.length);
+  assert.deepEqual(readdirSync(outs[1]!).sort(), files);
+  for (const f of files) assert.ok(readFileSync(path.join(outs[0]!, f)).equals(readFileSync(path.join(outs[1]!, f))), `${f} differs`);
+  const zero = await runCliAsync(['upscale', inputs, '-o', at('workers 0'), '--model', model, '--workers', '0']);
+  assert.equal(zero.code, 1);
+  assert.match(zero.stderr, /--workers must be an integer/);
+  assert.doesNotMatch(zero.stderr, STACK_TRACE);
+});

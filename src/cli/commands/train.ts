@@ -3,7 +3,7 @@ import { initBackend, parseBackendName } from '../../engine/backend.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
 import { DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch, validateConfig } from '../../train/config.js';
 import { writeRunReport } from '../../train/report.js';
-import { train } from '../../train/train.js';
+import { defaultTrainWorkers, train } from '../../train/train.js';
 import { floatOption, intOption } from '../options.js';
 import { formatDuration, progressRenderer } from '../progress-bar.js';
 import { interruptSignal } from '../signals.js';
@@ -37,6 +37,7 @@ export function trainCommand(): Command {
     .option('--max-pixels <n>', 'skip images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
     .option('--seed <s>', 'random seed', intOption('--seed', 0), D.seed)
     .option('--minutes <m>', 'stop after this much training time (a checkpoint, samples and the model are still written)', floatOption('--minutes', 0))
+    .option('--workers <n>', 'worker threads sharing every batch (identical weights after every step); default: the number of cores, at most 8 and at most --batch; 1 trains in one thread; --resume keeps the run\'s count', intOption('--workers', 1, 64))
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
     .action(async (o) => {
@@ -63,6 +64,8 @@ export function trainCommand(): Command {
         sampleEvery: o.sampleEvery,
         cacheMB: o.cacheMb,
         ...(o.maxPixels !== DEFAULT_MAX_PIXELS ? { maxPixels: o.maxPixels } : {}),
+        // A resumed run keeps its own count unless one is given.
+        ...(o.workers !== undefined ? { workers: o.workers } : o.resume ? {} : { workers: defaultTrainWorkers(o.batch) }),
       };
       validateConfig(config); // bad numbers fail before the backend starts
       const backend = await initBackend(o.backend);

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { initBackend, parseBackendName } from '../../engine/backend.js';
+import { defaultWorkers } from '../../engine/parallel/index.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
 import { planOutputs, upscaleFiles } from '../../upscale/files-node.js';
 import { loadUpscaler } from '../../upscale/upscaler-node.js';
@@ -19,6 +20,7 @@ export function upscaleCommand(): Command {
     .addOption(tileOption())
     .addOption(overlapOption())
     .option('--max-pixels <n>', 'refuse input images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
+    .option('--workers <n>', 'worker threads sharing the tiles of each image (same output for any count; images of one tile stay in this thread); default: the number of cores, at most 8', intOption('--workers', 1, 64), defaultWorkers())
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
     .action(async (inputs: string[], o) => {
       await initBackend(o.backend, { gradients: false });
@@ -32,6 +34,7 @@ export function upscaleCommand(): Command {
           tile: o.tile,
           overlap: o.overlap,
           maxPixels: o.maxPixels,
+          workers: o.workers,
           signal: interrupt.signal,
           onImage: (done, total, file) => {
             if (file) process.stderr.write(`[${done + 1}/${total}] ${file}\n`);

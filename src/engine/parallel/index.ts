@@ -6,7 +6,7 @@ export {
   defaultWorkers,
   type ParallelState,
   type ParallelStepResult,
-  siblingModule,
 } from './pool.js';
+export { siblingModule, spawnModuleWorker } from './spawn.js';
 export type { CreateTask, ParallelStep, ParallelTask, TaskSpec, WorkerInfo } from './protocol.js';
 export { shardRange } from './shard.js';

@@ -1,9 +1,10 @@
 import * as os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
 import { Barrier } from './barrier.js';
 import type { FromWorker, SharedInput, TaskSpec, ToWorker } from './protocol.js';
+import { siblingModule, spawnModuleWorker } from './spawn.js';
 
 export interface DataParallelOptions {
   /** Worker threads (each runs one single-threaded backend instance). Default {@link defaultWorkers}. */
@@ -39,24 +40,6 @@ export interface ParallelState {
 /** The number of cores, capped at 8 (beyond that, gradient exchange and small shards stop paying). */
 export function defaultWorkers(): number {
   return Math.max(1, Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
-}
-
-/**
- * The URL of module `name` (without extension) next to the module at `importMetaUrl`: `.ts` when running from
- * source under tsx, `.js` once compiled. Use it for {@link TaskSpec.url}.
- */
-export function siblingModule(importMetaUrl: string, name: string): string {
-  const ext = importMetaUrl.endsWith('.ts') ? 'ts' : 'js';
-  return new URL(`./${name}.${ext}`, importMetaUrl).href;
-}
-
-/** Code for `new Worker(..., { eval: true })` that imports the worker entry, registering tsx first from source. */
-function bootstrap(): string {
-  const url = siblingModule(import.meta.url, 'worker');
-  if (!url.endsWith('.ts')) return `import(${JSON.stringify(url)})`;
-  // Worker threads do not inherit tsx's loader hooks: register them before importing any .ts module.
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(url)}))`;
 }
 
 interface Pending {
@@ -103,9 +86,13 @@ export class DataParallel {
     const pending: Map<number, Pending>[] = [];
     const readies: Promise<Record<string, number>>[] = [];
     for (let rank = 0; rank < n; rank++) {
-      const w = new Worker(bootstrap(), {
-        eval: true,
-        workerData: { task: options.task, rank, size: n, backend: options.backend ?? 'wasm', control, microBatch },
+      const w = spawnModuleWorker(siblingModule(import.meta.url, 'worker'), {
+        task: options.task,
+        rank,
+        size: n,
+        backend: options.backend ?? 'wasm',
+        control,
+        microBatch,
       });
       const map = new Map<number, Pending>();
       pending.push(map);
@@ -157,15 +144,15 @@ export class DataParallel {
     return new DataParallel(threads, barrier, pending, paramCounts);
   }
 
-  /** Sends `make(id)` to every worker and resolves with their replies (in rank order). */
-  private async broadcast(make: (id: number) => ToWorker): Promise<FromWorker[]> {
+  /** Sends `make(id)` to the workers `ranks` (default all) and resolves with their replies (in that order). */
+  private async broadcast(make: (id: number) => ToWorker, ranks?: number[]): Promise<FromWorker[]> {
     if (this.failed) throw this.failed;
     const id = this.nextId++;
-    const replies = this.threads.map(
-      (t, rank) =>
+    const replies = (ranks ?? this.threads.map((_, r) => r)).map(
+      (rank) =>
         new Promise<FromWorker>((resolve, reject) => {
           this.pending[rank]!.set(id, { resolve, reject });
-          t.postMessage(make(id));
+          this.threads[rank]!.postMessage(make(id));
         }),
     );
     const settled = await Promise.allSettled(replies);
@@ -222,19 +209,28 @@ export class DataParallel {
     return { loss, metrics };
   }
 
-  /** The task state (weights, optimizer slots, counters) of worker `rank` (default 0). */
-  async readState(rank = 0): Promise<ParallelState> {
-    const all = await this.readAllStates();
-    return all[rank]!;
+  /**
+   * The task state (weights, optimizer slots, counters) of worker `rank` (default 0), only its tensors whose
+   * names start with one of `prefixes` when given (e.g. `['map/']`: just the map's weights).
+   */
+  async readState(rank = 0, prefixes?: string[]): Promise<ParallelState> {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.workers) throw new Error(`no worker ${rank} (the pool has ${this.workers})`);
+    const [reply] = await this.broadcast((id) => ({ type: 'readState', id, ...(prefixes ? { prefixes } : {}) }), [rank]);
+    return asState(reply!);
   }
 
   /** Every worker's state, in rank order (e.g. to check that they agree). */
   async readAllStates(): Promise<ParallelState[]> {
     const replies = await this.broadcast((id) => ({ type: 'readState', id }));
-    return replies.map((r) => {
-      if (r.type !== 'state') throw new Error(`unexpected reply ${r.type}`);
-      return { values: r.values, shapes: r.shapes, counters: r.counters };
-    });
+    return replies.map(asState);
+  }
+
+  /** Runs the task's command `name` in every worker (see {@link ParallelTask.commands}); resolves with worker 0's result. */
+  async call(name: string, args?: unknown): Promise<unknown> {
+    const replies = await this.broadcast((id) => ({ type: 'call', id, name, args }));
+    const r = replies[0]!;
+    if (r.type !== 'result') throw new Error(`unexpected reply ${r.type}`);
+    return r.value;
   }
 
   /** Restores the same state in every worker (e.g. from a checkpoint). */
@@ -248,4 +244,9 @@ export class DataParallel {
     this.failed ??= new Error('the data-parallel pool is closed');
     await Promise.all(this.threads.map((t) => t.terminate()));
   }
+}
+
+function asState(r: FromWorker): ParallelState {
+  if (r.type !== 'state') throw new Error(`unexpected reply ${r.type}`);
+  return { values: r.values, shapes: r.shapes, counters: r.counters };
 }

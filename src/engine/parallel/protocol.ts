@@ -29,6 +29,12 @@ export interface ParallelTask {
   getState(): { tensors: Record<string, tf.Tensor>; counters: Record<string, number> };
   /** Restores a state from {@link ParallelTask.getState} (copies the values; does not dispose `tensors`). */
   setState(tensors: Record<string, tf.Tensor>, counters: Record<string, number>): void;
+  /**
+   * Other deterministic actions that every worker runs when {@link DataParallel.call} asks (e.g. "the outer
+   * step ended": refresh a frozen reference). They must change every worker's state the same way.
+   * Arguments and results are structured-cloneable.
+   */
+  commands?: Record<string, (args: unknown) => unknown>;
   dispose(): void;
 }
 
@@ -56,7 +62,8 @@ export interface SharedInput {
 export type ToWorker =
   | { type: 'init'; grads: SharedArrayBuffer; stride: number }
   | { type: 'step'; id: number; name: string; batch: Record<string, SharedInput> }
-  | { type: 'readState'; id: number }
+  | { type: 'readState'; id: number; prefixes?: string[] }
+  | { type: 'call'; id: number; name: string; args: unknown }
   | { type: 'writeState'; id: number; values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> };
 
 export type FromWorker =
@@ -64,4 +71,5 @@ export type FromWorker =
   | { type: 'step'; id: number; loss: number; metrics: Record<string, number> }
   | { type: 'state'; id: number; values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> }
   | { type: 'ok'; id: number }
+  | { type: 'result'; id: number; value: unknown }
   | { type: 'error'; id?: number; message: string };

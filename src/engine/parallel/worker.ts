@@ -127,11 +127,12 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
   return { loss, metrics };
 }
 
-function readState(): { values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> } {
+function readState(prefixes?: string[]): { values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> } {
   const { tensors, counters } = task.getState();
   const values: Record<string, Float32Array> = {};
   const shapes: Record<string, number[]> = {};
   for (const [name, t] of Object.entries(tensors)) {
+    if (prefixes && !prefixes.some((p) => name.startsWith(p))) continue;
     values[name] = t.dataSync() as Float32Array;
     shapes[name] = t.shape;
   }
@@ -169,8 +170,14 @@ port.on('message', async (msg: ToWorker) => {
         return;
       }
       case 'readState':
-        post({ type: 'state', id: msg.id, ...readState() });
+        post({ type: 'state', id: msg.id, ...readState(msg.prefixes) });
         return;
+      case 'call': {
+        const command = task.commands?.[msg.name];
+        if (!command) throw new Error(`unknown command '${msg.name}'`);
+        post({ type: 'result', id: msg.id, value: await command(msg.args) });
+        return;
+      }
       case 'writeState':
         writeState(msg.values, msg.counters, msg.shapes);
         post({ type: 'ok', id: msg.id });

@@ -1,0 +1,69 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { benchUpscale, formatUpscaleBench } from '../../../bench/upscale.js';
+import { initBackend } from '../../../engine/backend.js';
+import { defaultWorkers } from '../../../engine/parallel/index.js';
+import { intOption } from '../../options.js';
+
+interface BenchUpscaleOptions {
+  json?: boolean;
+  workers: number;
+  repeats: number;
+  tile: number;
+  overlap: number;
+  image?: string;
+  out: string;
+  save: boolean;
+  quick?: boolean;
+}
+
+/** `otsr bench upscale`: tiled x4 inference of a 1024x768 photo with the reference EDSR, 1 and N workers. */
+export function benchUpscaleCommand(): Command {
+  return new Command('upscale')
+    .description(
+      'Time tiled x4 upscaling of a real 1024x768 photo with the reference EDSR (8x64, random weights) on wasm, ' +
+        'in one thread and on N worker threads: megapixels per second and peak memory; writes bench/results/upscale-<date>.json. ' +
+        'bench/torch_upscale.py times the same workload in PyTorch',
+    )
+    .option('--json', 'print only the JSON result on stdout')
+    .option('--workers <n>', 'N, the worker count compared with 1 (default: cores, at most 8)', intOption('--workers', 1, 64), defaultWorkers())
+    .option('--repeats <n>', 'timed runs per worker count (median)', intOption('--repeats', 1, 100), 1)
+    .option('--tile <px>', 'tile side in input pixels', intOption('--tile', 16), 256)
+    .option('--overlap <px>', 'input pixels shared by neighbouring tiles', intOption('--overlap', 0), 16)
+    .option('--image <file>', 'another photo (resized to 1024x768)')
+    .option('--out <dir>', 'folder for the JSON result', 'bench/results')
+    .option('--no-save', 'do not write the JSON file')
+    .option('--quick', 'a tiny model on a 128x96 photo (tile 32, overlap 8): a smoke run, not a measurement')
+    .action(async (opts: BenchUpscaleOptions, cmd: Command) => {
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        await initBackend('wasm', { gradients: false });
+        // --quick picks its own tile and overlap unless they are given.
+        const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+        const result = await benchUpscale({
+          workers: opts.workers,
+          repeats: opts.repeats,
+          ...(!opts.quick || given('tile') ? { tile: opts.tile } : {}),
+          ...(!opts.quick || given('overlap') ? { overlap: opts.overlap } : {}),
+          ...(opts.image ? { image: opts.image } : {}),
+          quick: opts.quick ?? false,
+          signal: controller.signal,
+          onProgress: (e) => process.stderr.write(`${e.label}\n`),
+        });
+        const json = JSON.stringify(result, null, 2);
+        if (opts.save) {
+          const dir = resolve(opts.out);
+          mkdirSync(dir, { recursive: true });
+          const file = join(dir, `upscale-${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+          writeFileSync(file, `${json}\n`);
+          process.stderr.write(`wrote ${file}\n`);
+        }
+        process.stdout.write(opts.json ? `${json}\n` : `${formatUpscaleBench(result)}\n`);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

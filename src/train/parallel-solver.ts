@@ -1,0 +1,211 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendName } from '../engine/backend.js';
+import { DataParallel, type ParallelState, siblingModule } from '../engine/parallel/index.js';
+import type { Sampler } from '../data/sampler.js';
+import type { Module } from '../nn/module.js';
+import type { AdamState } from '../ot/adam.js';
+import type { StepLosses, SolverState } from '../ot/solver.js';
+import { Rng } from '../util/rng.js';
+import type { OtTaskOptions } from './parallel-task.js';
+
+export interface ParallelSolverOptions {
+  /** Worker threads (at least 1, at most `batchSize`). */
+  workers: number;
+  /** The networks, cost and optimizers each worker builds. */
+  task: OtTaskOptions;
+  batchSize: number;
+  /** OTS: map steps per potential step. GAN: critic steps per map step. */
+  innerSteps: number;
+  /** Seed of the solver's own randomness (the GAN's interpolation weights), as the in-process solvers'. */
+  seed: number;
+  /** Backend of the workers (use the main thread's, so that both compute alike). Default wasm. */
+  backend?: BackendName;
+}
+
+/**
+ * The OTS and GAN solvers of `otsr train` on {@link DataParallel} worker threads: the samplers and the solver's
+ * randomness stay on this thread and draw exactly what NeuralOT / RegularizedGAN draw, in the same order; each
+ * update runs in every worker on its share of the batch, with averaged gradients, so the workers hold identical
+ * weights after every step and the same seed and worker count give the same numbers. The main thread's copy of
+ * the map is only brought up to date by {@link ParallelSolver.syncMap} (for samples, validation, export).
+ *
+ * Its state is a {@link SolverState} like the in-process solvers' (same checkpoint format); the solver keeps
+ * no loss history (otsr train logs losses to log.jsonl).
+ */
+export class ParallelSolver {
+  readonly kind: 'ots' | 'gan';
+  readonly batchSize: number;
+  private readonly rng: Rng;
+  private completed = 0;
+
+  private constructor(
+    private readonly pool: DataParallel,
+    readonly source: Sampler,
+    readonly target: Sampler,
+    private readonly options: ParallelSolverOptions,
+  ) {
+    this.kind = options.task.solver;
+    this.batchSize = options.batchSize;
+    this.rng = new Rng(options.seed);
+  }
+
+  /** Starts the workers (each builds the networks from the same seeds, so they start identical). */
+  static async start(source: Sampler, target: Sampler, options: ParallelSolverOptions): Promise<ParallelSolver> {
+    const { workers, batchSize, innerSteps } = options;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(workers) || workers < 1 || workers > batchSize) {
+      throw new Error(`workers must be an integer from 1 to the batch size ${batchSize}, got ${workers}`);
+    }
+    if (!Number.isInteger(innerSteps) || innerSteps < 1) throw new Error(`innerSteps must be a positive integer, got ${innerSteps}`);
+    const pool = await DataParallel.start({
+      workers,
+      task: { url: siblingModule(import.meta.url, 'parallel-task'), options: options.task },
+      backend: options.backend ?? 'wasm',
+    });
+    return new ParallelSolver(pool, source, target, options);
+  }
+
+  get workers(): number {
+    return this.pool.workers;
+  }
+
+  /** Outer steps completed so far. */
+  get stepCount(): number {
+    return this.completed;
+  }
+
+  /** One outer iteration (OTS: k map updates + 1 potential update; GAN: n critic updates + 1 map update). */
+  async step(): Promise<StepLosses> {
+    const partial = this.kind === 'ots' ? await this.otsStep() : await this.ganStep();
+    this.completed += 1;
+    if (this.options.task.refreshEvery > 0) await this.pool.call('afterStep', this.completed);
+    return { step: this.completed, ...partial };
+  }
+
+  private async otsStep(): Promise<Omit<StepLosses, 'step'>> {
+    const k = this.options.innerSteps;
+    let mapLoss = 0;
+    let cost = 0;
+    for (let i = 0; i < k; i++) {
+      const r = await this.update('map', ['source']);
+      mapLoss += r.loss / k;
+      cost += r.metrics.cost! / k;
+    }
+    const { loss: potentialLoss } = await this.update('potential', ['source', 'target']);
+    return { mapLoss, potentialLoss, cost };
+  }
+
+  private async ganStep(): Promise<Omit<StepLosses, 'step'>> {
+    const n = this.options.innerSteps;
+    let potentialLoss = 0;
+    let gradientPenalty = 0;
+    for (let i = 0; i < n; i++) {
+      const r = await this.update('critic', ['source', 'target'], true);
+      potentialLoss += r.loss / n;
+      gradientPenalty += r.metrics.gp! / n;
+    }
+    const { loss: mapLoss, metrics } = await this.update('map', ['source']);
+    return { mapLoss, potentialLoss, cost: metrics.cost!, gradientPenalty };
+  }
+
+  /** Draws the step's batches (x from the source, then y from the target, then eta) and runs it in the workers. */
+  private async update(name: string, draws: ('source' | 'target')[], eta = false): Promise<{ loss: number; metrics: Record<string, number> }> {
+    const batch: Record<string, tf.Tensor | { data: Float32Array; shape: number[] }> = {};
+    try {
+      for (const which of draws) batch[which === 'source' ? 'x' : 'y'] = await this.draw(which);
+      if (eta) {
+        const b = this.batchSize;
+        const e = new Float32Array(b);
+        for (let i = 0; i < b; i++) e[i] = this.rng.next();
+        const rank = (batch.y as tf.Tensor).rank;
+        batch.eta = { data: e, shape: [b, ...Array<number>(rank - 1).fill(1)] };
+      }
+      return await this.pool.step(name, batch);
+    } finally {
+      tf.dispose(Object.values(batch).filter((t): t is tf.Tensor => t instanceof tf.Tensor));
+    }
+  }
+
+  private async draw(which: 'source' | 'target'): Promise<tf.Tensor> {
+    const sampler = which === 'source' ? this.source : this.target;
+    const x = await sampler.sample(this.batchSize);
+    const want = [this.batchSize, ...sampler.shape];
+    if (!tf.util.arraysEqual(x.shape, want)) {
+      x.dispose();
+      throw new Error(`the ${which} sampler returned shape ${JSON.stringify(x.shape)}, expected ${JSON.stringify(want)}`);
+    }
+    return x;
+  }
+
+  /** Copies the workers' map weights into `map` (a module of the same architecture on this thread). */
+  async syncMap(map: Module): Promise<void> {
+    const s = await this.pool.readState(0, ['map/']);
+    for (const [name, v] of map.params) {
+      const values = s.values[`map/${name}`];
+      if (!values) throw new Error(`the workers' map lacks parameter ${name}`);
+      tf.tidy(() => v.assign(tf.tensor(values, s.shapes[`map/${name}`], 'float32')));
+    }
+  }
+
+  /** A snapshot of everything needed to resume exactly (new tensors, owned by the caller). */
+  async getState(): Promise<SolverState> {
+    const s = await this.pool.readState(0);
+    const take = (prefix: string): Record<string, tf.Tensor> => {
+      const out: Record<string, tf.Tensor> = {};
+      for (const [name, values] of Object.entries(s.values)) {
+        if (name.startsWith(prefix)) out[name.slice(prefix.length)] = tf.tensor(values, s.shapes[name], 'float32');
+      }
+      return out;
+    };
+    const adam = (net: string): AdamState => ({ t: s.counters[`${net}.t`]!, m: take(`${net}.m/`), v: take(`${net}.v/`) });
+    const refreshedAt = s.counters['cost.refreshedAt']!;
+    return {
+      kind: this.kind,
+      step: this.completed,
+      map: take('map/'),
+      potential: take('potential/'),
+      mapOptimizer: adam('map'),
+      potentialOptimizer: adam('potential'),
+      rng: this.rng.getState(),
+      source: this.source.getState(),
+      target: this.target.getState(),
+      cost: refreshedAt < 0 ? { refreshedAt: null } : { refreshedAt, weights: take('cost/') },
+      history: [],
+    };
+  }
+
+  /** Restores a snapshot into every worker and this thread's samplers (the caller still owns `state`). */
+  async setState(state: SolverState): Promise<void> {
+    if (state.kind !== this.kind) throw new Error(`cannot restore a '${state.kind}' solver state into a '${this.kind}' solver`);
+    const values: ParallelState['values'] = {};
+    const shapes: ParallelState['shapes'] = {};
+    const put = (prefix: string, record: Record<string, tf.Tensor> | undefined) => {
+      for (const [name, t] of Object.entries(record ?? {})) {
+        values[`${prefix}${name}`] = t.dataSync() as Float32Array;
+        shapes[`${prefix}${name}`] = t.shape;
+      }
+    };
+    put('map/', state.map);
+    put('potential/', state.potential);
+    put('map.m/', state.mapOptimizer.m);
+    put('map.v/', state.mapOptimizer.v);
+    put('potential.m/', state.potentialOptimizer.m);
+    put('potential.v/', state.potentialOptimizer.v);
+    put('cost/', state.cost?.weights);
+    const counters = {
+      'map.t': state.mapOptimizer.t,
+      'potential.t': state.potentialOptimizer.t,
+      'cost.refreshedAt': state.cost?.refreshedAt ?? -1,
+    };
+    await this.pool.writeState({ values, shapes, counters });
+    this.rng.setState(state.rng);
+    this.source.setState(state.source);
+    this.target.setState(state.target);
+    this.completed = state.step;
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

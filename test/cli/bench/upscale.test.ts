@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../helpers/cli.js';
+
+test('otsr bench upscale --quick prints a summary and writes the JSON result under --out', () => {
+  const out = mkdtempSync(join(tmpdir(), 'otsr-bench-upscale-'));
+  try {
+    const r = runCli(['bench', 'upscale', '--quick', '--workers', '2', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1 worker: [\d.]+ MP\/s; 2 workers: [\d.]+ MP\/s \([\d.]+x; outputs identical\)/);
+    const files = readdirSync(out);
+    assert.equal(files.length, 1);
+    assert.match(files[0]!, /^upscale-\d{4}-\d\d-\d\dT[\d-]+Z\.json$/);
+    const result = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
+    for (const key of ['mpps1', 'mppsN', 'n', 'peakRssMB', 'machine', 'date']) assert.ok(key in result, key);
+    assert.equal(result.n, 2);
+    assert.ok(result.mpps1 > 0 && result.mppsN > 0 && result.peakRssMB > 0);
+    assert.equal(result.identical, true);
+    assert.equal(result.quick, true);
+    assert.deepEqual([result.workload.width, result.workload.height, result.workload.scale], [128, 96, 4]);
+    assert.match(result.workload.image, /dragonfly_by_bolly\.png$/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
