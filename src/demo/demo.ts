@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { readImage, encodeImage, writeImage, type RgbImage } from '../image/io.js';
 import { psnr, ssim } from '../metrics/quality.js';
 import { escapeXml } from '../report/svg-plot.js';
-import { MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from '../train/config.js';
+import { DEFAULT_TRAIN_CONFIG, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from '../train/config.js';
 import { writeRunReport } from '../train/report.js';
 import { type TrainOptions, type TrainResult, train } from '../train/train.js';
 import { upscaleRgb } from '../upscale/files-node.js';
@@ -37,6 +37,7 @@ export function demoConfig(seed = 1): TrainConfig {
     scale: 4,
     solver: 'ots',
     lambda: 0,
+    costWeight: DEFAULT_TRAIN_CONFIG.costWeight,
     steps: 100_000,
     crop,
     batch: 8,

@@ -55,17 +55,24 @@ export const MAP_PRESETS: Record<string, (scale: number) => ArchSpec> = {
   large: (scale) => ({ kind: 'edsr', nResBlocks: 16, nFeats: 64, resScale: 1, scale, skip: 'upsample' }),
 };
 
+/**
+ * Named potentials. They see image detail only (`highpass`: a σ = 2 px Gaussian low-pass is subtracted):
+ * unpaired LR and HR folders show different scenes, and a potential that can compare colours makes the map
+ * recolour its inputs (bench/RESULTS.md, tuning pilots).
+ */
 export const POTENTIAL_PRESETS: Record<string, (crop: number) => ArchSpec> = {
-  tiny: (crop) => ({ kind: 'critic', size: crop, nFeats: 8, maxFeats: 32, resRatio: 0.1 }),
-  small: (crop) => ({ kind: 'critic', size: crop, nFeats: 16, maxFeats: 128, resRatio: 0.1 }),
-  base: (crop) => ({ kind: 'critic', size: crop, nFeats: 64, maxFeats: 512, resRatio: 0.1 }),
+  tiny: (crop) => ({ kind: 'critic', size: crop, nFeats: 8, maxFeats: 32, resRatio: 0.1, highpass: 2 }),
+  small: (crop) => ({ kind: 'critic', size: crop, nFeats: 16, maxFeats: 128, resRatio: 0.1, highpass: 2 }),
+  base: (crop) => ({ kind: 'critic', size: crop, nFeats: 64, maxFeats: 512, resRatio: 0.1, highpass: 2 }),
 };
 
 export const DEFAULT_TRAIN_CONFIG = {
   scale: 4,
   solver: 'ots' as const,
   lambda: 10,
-  costWeight: 1,
+  // On images a weight of 1 lets a young potential pull the map far from bicubic within a few steps; 100
+  // keeps it close while the potential learns (bench/RESULTS.md, tuning pilots). Same OT map either way.
+  costWeight: 100,
   steps: 1000,
   crop: 64,
   batch: 8,
