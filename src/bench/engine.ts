@@ -6,6 +6,7 @@ import { CancelledError } from '../errors.js';
 import { Edsr } from '../nn/edsr.js';
 import { Rng } from '../util/rng.js';
 import { measureSimdPeak } from './simd-peak.js';
+import { type BenchMachine, benchMachine, formatMachine } from './machine.js';
 
 /** One conv layer shape: NHWC input [batch, size, size, inC], a k×k filter to outC channels, 'same' padding. */
 export interface ConvShape {
@@ -59,7 +60,7 @@ export interface EngineBenchResult {
    * yardstick for every GFLOP/s above, which differ several-fold between CPUs for the same code.
    */
   simdPeak: { gflops: number };
-  machine: { cpu: string; cores: number; node: string; loadavgBefore: number[]; loadavgAfter: number[] };
+  machine: BenchMachine;
   date: string;
   backend: 'wasm';
   threads: 1;
@@ -288,13 +289,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     edsrStep,
     maxRelError,
     simdPeak: { gflops: round(peak.gflops, 2) },
-    machine: {
-      cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
-      cores: os.cpus().length,
-      node: process.version,
-      loadavgBefore: loadavgBefore.map((l) => round(l, 2)),
-      loadavgAfter: os.loadavg().map((l) => round(l, 2)),
-    },
+    machine: benchMachine(loadavgBefore),
     date: new Date().toISOString(),
     backend: 'wasm',
     threads: 1,
@@ -384,7 +379,7 @@ export function formatEngineBench(r: EngineBenchResult): string {
   const e = r.edsrStep;
   return [
     `otsr engine benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: wasm, 1 thread, ${r.date}`,
-    `machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load ${r.machine.loadavgBefore.join(' ')} -> ${r.machine.loadavgAfter.join(' ')}`,
+    formatMachine(r.machine),
     '',
     table,
     '',

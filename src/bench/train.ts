@@ -3,6 +3,7 @@ import { DataParallel, defaultWorkers, siblingModule } from '../engine/parallel/
 import { CancelledError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import type { TrainTaskOptions } from './train-tasks.js';
+import { type BenchMachine, benchMachine, formatMachine } from './machine.js';
 
 /** Milliseconds with 1 and with N workers. */
 export interface WorkersTiming {
@@ -29,7 +30,7 @@ export interface TrainBenchResult {
    * Workers run at most 4 rows per forward/backward pass (batch 8 does not fit one wasm heap).
    */
   otsIter?: WorkersTiming;
-  machine: { cpu: string; cores: number; node: string; loadavgBefore: number[]; loadavgAfter: number[] };
+  machine: BenchMachine;
   date: string;
   backend: 'wasm';
   quick: boolean;
@@ -181,13 +182,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   return {
     refStep: timing(ref),
     ...(otsIter ? { otsIter } : {}),
-    machine: {
-      cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
-      cores: os.cpus().length,
-      node: process.version,
-      loadavgBefore: loadavgBefore.map((l) => Math.round(l * 100) / 100),
-      loadavgAfter: os.loadavg().map((l) => Math.round(l * 100) / 100),
-    },
+    machine: benchMachine(loadavgBefore),
     date: new Date().toISOString(),
     backend: 'wasm',
     quick,
@@ -201,7 +196,7 @@ export function formatTrainBench(r: TrainBenchResult): string {
     `CPU ${t.cpuMs.workers1.toFixed(0)} / ${t.cpuMs.workersN.toFixed(0)} ms`;
   return [
     `otsr train benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: wasm, ${r.date}`,
-    `machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load ${r.machine.loadavgBefore.join(' ')} -> ${r.machine.loadavgAfter.join(' ')}`,
+    formatMachine(r.machine),
     line('reference EDSR step', r.refStep),
     ...(r.otsIter ? [line('OTS iteration (10 map + 1 potential)', r.otsIter)] : []),
   ].join('\n');

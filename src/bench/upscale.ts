@@ -13,6 +13,7 @@ import { saveModel } from '../nn/serialize-node.js';
 import { TilePool } from '../upscale/tile-pool-node.js';
 import { type FloatImage, tileCount, upscale } from '../upscale/tiles.js';
 import { loadUpscaler } from '../upscale/upscaler-node.js';
+import { type BenchMachine, benchMachine, formatMachine } from './machine.js';
 
 /** The photo of the benchmark: a real 1024x768 photo shipped with otsr (see assets/demo/README.md). */
 export const UPSCALE_BENCH_PHOTO = fileURLToPath(new URL('../../assets/demo/hr/dragonfly_by_bolly.png', import.meta.url));
@@ -46,7 +47,7 @@ export interface UpscaleBenchResult {
     overlap: number;
     tiles: number;
   };
-  machine: { cpu: string; cores: number; node: string; loadavgBefore: number[]; loadavgAfter: number[] };
+  machine: BenchMachine;
   date: string;
   backend: BackendName;
   quick: boolean;
@@ -184,13 +185,7 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
         overlap,
         tiles,
       },
-      machine: {
-        cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
-        cores: os.cpus().length,
-        node: process.version,
-        loadavgBefore: loadavgBefore.map((l) => round(l, 2)),
-        loadavgAfter: os.loadavg().map((l) => round(l, 2)),
-      },
+      machine: benchMachine(loadavgBefore),
       date: new Date().toISOString(),
       backend,
       quick,
@@ -215,7 +210,7 @@ export function formatUpscaleBench(r: UpscaleBenchResult): string {
   const w = r.workload;
   return [
     `otsr upscale benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: ${r.backend}, ${r.date}`,
-    `machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, load ${r.machine.loadavgBefore.join(' ')} -> ${r.machine.loadavgAfter.join(' ')}`,
+    formatMachine(r.machine),
     `workload: ${w.image} at ${w.width}x${w.height} x${w.scale}, ${w.model}, tile ${w.tile} overlap ${w.overlap} (${w.tiles} tiles)`,
     `1 worker: ${r.mpps1.toFixed(4)} MP/s; ${r.n} workers: ${r.mppsN.toFixed(4)} MP/s (${r.speedup.toFixed(2)}x; outputs ${r.identical ? 'identical' : 'DIFFER'})`,
     `peak RSS ${r.peakRssMB} MB (1 worker ${r.rssMB.workers1} MB, ${r.n} workers ${r.rssMB.workersN} MB); workers started in ${r.startSeconds.toFixed(1)} s`,

@@ -1,8 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { benchEngine, formatEngineBench } from '../../../bench/engine.js';
 import { intOption } from '../../options.js';
+import { emitBenchResult } from './output.js';
 
 /** `otsr bench engine`: wasm kernels (stock vs otsr) and the reference EDSR training step. */
 export function benchEngineCommand(): Command {
@@ -29,15 +28,7 @@ export function benchEngineCommand(): Command {
           signal: controller.signal,
           onProgress: (e) => process.stderr.write(`[${e.done}/${e.total}] ${e.label}\n`),
         });
-        const json = JSON.stringify(result, null, 2);
-        if (opts.save) {
-          const dir = resolve(opts.out);
-          mkdirSync(dir, { recursive: true });
-          const file = join(dir, `engine-${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-          writeFileSync(file, `${json}\n`);
-          process.stderr.write(`wrote ${file}\n`);
-        }
-        process.stdout.write(opts.json ? `${json}\n` : `${formatEngineBench(result)}\n`);
+        emitBenchResult('engine', result, opts, formatEngineBench);
       } finally {
         process.off('SIGINT', onSigint);
       }

@@ -1,9 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { benchTrain, formatTrainBench } from '../../../bench/train.js';
 import { defaultWorkers } from '../../../engine/parallel/index.js';
 import { intOption } from '../../options.js';
+import { emitBenchResult } from './output.js';
 
 interface BenchTrainOptions {
   json?: boolean;
@@ -46,15 +45,7 @@ export function benchTrainCommand(): Command {
           signal: controller.signal,
           onProgress: (e) => process.stderr.write(`${e.label}\n`),
         });
-        const json = JSON.stringify(result, null, 2);
-        if (opts.save) {
-          const dir = resolve(opts.out);
-          mkdirSync(dir, { recursive: true });
-          const file = join(dir, `train-${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-          writeFileSync(file, `${json}\n`);
-          process.stderr.write(`wrote ${file}\n`);
-        }
-        process.stdout.write(opts.json ? `${json}\n` : `${formatTrainBench(result)}\n`);
+        emitBenchResult('train', result, opts, formatTrainBench);
       } finally {
         process.off('SIGINT', onSigint);
       }

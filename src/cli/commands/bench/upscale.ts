@@ -1,10 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { benchUpscale, formatUpscaleBench } from '../../../bench/upscale.js';
 import { initBackend } from '../../../engine/backend.js';
 import { defaultWorkers } from '../../../engine/parallel/index.js';
 import { intOption } from '../../options.js';
+import { emitBenchResult } from './output.js';
 
 interface BenchUpscaleOptions {
   json?: boolean;
@@ -53,15 +52,7 @@ export function benchUpscaleCommand(): Command {
           signal: controller.signal,
           onProgress: (e) => process.stderr.write(`${e.label}\n`),
         });
-        const json = JSON.stringify(result, null, 2);
-        if (opts.save) {
-          const dir = resolve(opts.out);
-          mkdirSync(dir, { recursive: true });
-          const file = join(dir, `upscale-${result.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-          writeFileSync(file, `${json}\n`);
-          process.stderr.write(`wrote ${file}\n`);
-        }
-        process.stdout.write(opts.json ? `${json}\n` : `${formatUpscaleBench(result)}\n`);
+        emitBenchResult('upscale', result, opts, formatUpscaleBench);
       } finally {
         process.off('SIGINT', onSigint);
       }
