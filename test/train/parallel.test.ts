@@ -1,61 +1,26 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from '../../src/train/config.js';
+import type { TrainConfig } from '../../src/train/config.js';
 import { readLog } from '../../src/train/log.js';
 import { type LogRecord, runPaths } from '../../src/train/run-dir.js';
 import { train } from '../../src/train/train.js';
 import { repoRoot } from '../helpers/cli.js';
+import { checkpointValues, tempRun as newRun, tinyConfig as oneThreadConfig } from '../helpers/train.js';
 
 // `train` with workers: the same run as in one thread up to float rounding, identical numbers for the same seed
 // and worker count, exact resume, and the loop's duties (checkpoints, samples, validation, Ctrl-C, the NaN stop).
 
-const demo = path.join(repoRoot, 'assets/demo');
-
-function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  const crop = 16;
-  return {
-    lr: [path.join(demo, 'lr')],
-    hr: [path.join(demo, 'hr')],
-    scale: 4,
-    solver: 'ots',
-    lambda: 10,
-    steps: 4,
-    crop,
-    batch: 3,
-    map: MAP_PRESETS.tiny!(4),
-    potential: POTENTIAL_PRESETS.tiny!(crop),
-    learningRate: 1e-3,
-    kMap: 2,
-    nCritic: 2,
-    refreshEvery: 0,
-    seed: 3,
-    checkpointEvery: 2,
-    sampleEvery: 2,
-    cacheMB: 64,
-    workers: 2,
-    ...overrides,
-  };
-}
-
-async function tempRun(): Promise<string> {
-  return path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-train-workers-')), 'run');
-}
-
-async function checkpointValues(dir: string): Promise<Map<string, Float32Array>> {
-  const ckpt = await loadCheckpoint(runPaths(dir).checkpoint);
-  const out = new Map<string, Float32Array>();
-  for (const [name, t] of ckpt.tensors) out.set(name, (await t.data()) as Float32Array);
-  tf.dispose([...ckpt.tensors.values()]);
-  return out;
-}
-
 const trainLosses = (log: LogRecord[]): Record<string, number>[] => log.flatMap((r) => (r.type === 'train' ? [r.losses] : []));
+
+const demo = path.join(repoRoot, 'assets/demo');
+/** The one-thread tiny run, on 2 workers and a batch of 3 (split 2 + 1). */
+const tinyConfig = (overrides: Partial<TrainConfig> = {}): TrainConfig => oneThreadConfig({ batch: 3, workers: 2, ...overrides });
+const tempRun = () => newRun('otsr-train-workers-');
 
 before(async () => {
   await initBackend('wasm');

@@ -1,56 +1,20 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { loadModel } from '../../src/nn/serialize-node.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig } from '../../src/train/config.js';
 import { readLog } from '../../src/train/log.js';
 import { runPaths } from '../../src/train/run-dir.js';
 import { train } from '../../src/train/train.js';
 import { repoRoot } from '../helpers/cli.js';
+import { checkpointValues, tempRun, tinyConfig } from '../helpers/train.js';
 
 const demo = path.join(repoRoot, 'assets/demo');
 
-function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  const crop = 16;
-  return {
-    lr: [path.join(demo, 'lr')],
-    hr: [path.join(demo, 'hr')],
-    scale: 4,
-    solver: 'ots',
-    lambda: 10,
-    steps: 4,
-    crop,
-    batch: 2,
-    map: MAP_PRESETS.tiny!(4),
-    potential: POTENTIAL_PRESETS.tiny!(crop),
-    learningRate: 1e-3,
-    kMap: 2,
-    nCritic: 2,
-    refreshEvery: 0,
-    seed: 3,
-    checkpointEvery: 2,
-    sampleEvery: 2,
-    cacheMB: 64,
-    ...overrides,
-  };
-}
 
-async function tempRun(): Promise<string> {
-  return path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-train-')), 'run');
-}
-
-async function checkpointValues(dir: string): Promise<Map<string, Float32Array>> {
-  const ckpt = await loadCheckpoint(runPaths(dir).checkpoint);
-  const out = new Map<string, Float32Array>();
-  for (const [name, t] of ckpt.tensors) out.set(name, (await t.data()) as Float32Array);
-  tf.dispose([...ckpt.tensors.values()]);
-  return out;
-}
 
 for (const solver of ['ots', 'gan'] as const) {
   test(`a few ${solver} steps on real photos write checkpoint, log, samples and a loadable model`, async () => {
