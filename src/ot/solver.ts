@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CancelledError, OtsrError } from '../errors.js';
+import type { Sampler } from '../data/sampler.js';
 import type { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { Adam, type AdamState, assignChecked } from './adam.js';
@@ -266,15 +267,19 @@ export abstract class OtSolver {
 
   /** Draws a batch from a sampler, checking its shape against the sampler's declared one. */
   protected async draw(which: 'source' | 'target'): Promise<tf.Tensor> {
-    const sampler = this.problem[which];
-    const x = await sampler.sample(this.batchSize);
-    const want = [this.batchSize, ...sampler.shape];
-    if (!tf.util.arraysEqual(x.shape, want)) {
-      x.dispose();
-      throw new Error(`the ${which} sampler returned shape ${JSON.stringify(x.shape)}, expected ${JSON.stringify(want)}`);
-    }
-    return x;
+    return drawBatch(this.problem[which], this.batchSize, which);
   }
+}
+
+/** `sampler.sample(batchSize)`, refused (and freed) unless its shape is [batchSize, ...sampler.shape]. */
+export async function drawBatch(sampler: Sampler, batchSize: number, which: 'source' | 'target'): Promise<tf.Tensor> {
+  const x = await sampler.sample(batchSize);
+  const want = [batchSize, ...sampler.shape];
+  if (!tf.util.arraysEqual(x.shape, want)) {
+    x.dispose();
+    throw new Error(`the ${which} sampler returned shape ${JSON.stringify(x.shape)}, expected ${JSON.stringify(want)}`);
+  }
+  return x;
 }
 
 function cloneParams(m: Module): Record<string, tf.Tensor> {

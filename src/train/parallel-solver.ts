@@ -4,7 +4,7 @@ import { DataParallel, type ParallelState, siblingModule } from '../engine/paral
 import type { Sampler } from '../data/sampler.js';
 import type { Module } from '../nn/module.js';
 import type { AdamState } from '../ot/adam.js';
-import type { StepLosses, SolverState } from '../ot/solver.js';
+import { type StepLosses, type SolverState, drawBatch } from '../ot/solver.js';
 import { Rng } from '../util/rng.js';
 import type { OtTaskOptions } from './parallel-task.js';
 
@@ -127,14 +127,7 @@ export class ParallelSolver {
   }
 
   private async draw(which: 'source' | 'target'): Promise<tf.Tensor> {
-    const sampler = which === 'source' ? this.source : this.target;
-    const x = await sampler.sample(this.batchSize);
-    const want = [this.batchSize, ...sampler.shape];
-    if (!tf.util.arraysEqual(x.shape, want)) {
-      x.dispose();
-      throw new Error(`the ${which} sampler returned shape ${JSON.stringify(x.shape)}, expected ${JSON.stringify(want)}`);
-    }
-    return x;
+    return drawBatch(which === 'source' ? this.source : this.target, this.batchSize, which);
   }
 
   /** Copies the workers' map weights into `map` (a module of the same architecture on this thread). */
