@@ -5,9 +5,9 @@
  */
 import { PairedFolders } from '../data/paired.js';
 import { CancelledError, OtsrError } from '../errors.js';
-import { type FeatureMode, imageFeatures } from '../metrics/features.js';
-import { type FeatureSet, frechetDistance, type KidOptions, kernelInceptionDistance } from '../metrics/fid.js';
-import { FEATURE_DIM, InceptionFeatureNet } from '../metrics/inception.js';
+import { type FeatureMode, concatFeatures, imageFeatures } from '../metrics/features.js';
+import { frechetDistance, type KidOptions, kernelInceptionDistance } from '../metrics/fid.js';
+import { InceptionFeatureNet } from '../metrics/inception.js';
 import { psnr, ssim, type RgbImage } from '../metrics/quality.js';
 import { upscaleRgb } from '../upscale/files-node.js';
 import type { Upscaler } from '../upscale/upscaler-node.js';
@@ -63,17 +63,6 @@ export interface EvaluationResult {
   /** Feature vectors per set (crops or images) and how they were made. */
   features: { mode: FeatureMode; vectors: number };
   perImage: ImageScores[];
-}
-
-function concatFeatures(parts: Float32Array[]): FeatureSet {
-  const n = parts.reduce((s, p) => s + p.length, 0) / FEATURE_DIM;
-  const data = new Float32Array(n * FEATURE_DIM);
-  let offset = 0;
-  for (const p of parts) {
-    data.set(p, offset);
-    offset += p.length;
-  }
-  return { n, dim: FEATURE_DIM, data };
 }
 
 const withChannels = (img: { width: number; height: number; data: Uint8Array }): RgbImage => ({

@@ -115,14 +115,17 @@ export async function inceptionFeatures(
   options: FeatureOptions = {},
 ): Promise<FeatureSet> {
   const parts: Float32Array[] = [];
-  let n = 0;
   for (let i = 0; i < images.length; i++) {
     if (options.signal?.aborted) throw new CancelledError();
-    const { rows, data } = await imageFeatures(net, images[i]!, options);
-    parts.push(data);
-    n += rows;
+    parts.push((await imageFeatures(net, images[i]!, options)).data);
     options.progress?.(i + 1, images.length);
   }
+  return concatFeatures(parts);
+}
+
+/** One feature set from per-image blocks of FEATURE_DIM-long rows (e.g. {@link imageFeatures}' `data`). */
+export function concatFeatures(parts: readonly Float32Array[]): FeatureSet {
+  const n = parts.reduce((s, p) => s + p.length, 0) / FEATURE_DIM;
   const data = new Float32Array(n * FEATURE_DIM);
   let offset = 0;
   for (const p of parts) {
