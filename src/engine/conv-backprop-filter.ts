@@ -1,7 +1,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { filterGradGeometry } from './conv-geometry.js';
+import { columnGroup } from './conv-forward.js';
 import type { KernelCalls } from './kernel-calls.js';
+import { TILE_COLS, packPanels } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -9,10 +11,11 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 /**
  * How the filter gradient dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh·d-p, ow·s+kw·d-p, ci]·dy[b,oh,ow,co]
  * is computed.
- * - `patches` (the default): a GEMM contracting over (b, oh, ow) with XNNPACK's matmul, dW = Pᵀ·dy, where
- *   Pᵀ holds fh·fw shifted copies of the zero-padded, channel-first x. With stride 1 along W each row of
- *   Pᵀ is, per image, one contiguous run of that x, so building it costs a few memory copies; the
- *   contraction is split into cache-sized blocks.
+ * - `patches` (the default): a GEMM contracting over (b, oh, ow) on otsr's SIMD GEMM (wasm/gemm.ts),
+ *   dW = Pᵀ·dy, where Pᵀ holds fh·fw shifted copies of the zero-padded, channel-first x. With stride 1
+ *   along W each row of Pᵀ is, per image (per output row if strided along H), one contiguous run of that x,
+ *   so the GEMM's indirection table points into x and nothing is copied; along a strided W, Pᵀ is copied
+ *   out. The contraction is split into cache-sized blocks, accumulated in place.
  * - `conv`: one XNNPACK conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's
  *   first method): no copies, but each tap contracts only B channels, which XNNPACK runs 2-4x slower.
  *   Kept for benchmarks.
@@ -24,9 +27,9 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
 
 /**
- * Longest contraction (batch · output pixels) of one GEMM. XNNPACK streams the whole contraction for
- * every tile of output rows, so a long one falls out of cache (measured here: ~1.5x slower at 18432 than
- * at 4096). Longer problems are split over images and output rows, and the partial gradients summed.
+ * Longest contraction (batch · output pixels) of one GEMM. The GEMM streams the whole contraction for
+ * every tile of output rows, so a long one falls out of cache. Longer problems are split over images and
+ * output rows, and the partial gradients summed.
  */
 let maxContraction = 4096;
 
@@ -58,16 +61,68 @@ export function conv2dBackpropFilter(
   const method = strategy === 'auto' ? chooseMethod(info) : strategy === 'shiftedDy' && strided ? 'patches' : strategy;
   if (method === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
   const xt = paddedChannelsFirst(calls, x, info, gh, gw);
-  let acc: TensorInfo | undefined;
   if (method === 'patches') {
-    for (const block of contractionBlocks(info)) acc = accumulate(calls, acc, patchesBlock(calls, xt, dy, info, block, gh, gw));
+    const acc = calls.empty([filterShape[0] * filterShape[1] * filterShape[2], roundUp(info.outChannels)]);
+    contractionBlocks(info).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
     calls.free(xt);
-    return calls.keep(calls.reshape(acc!, [...filterShape]));
+    return calls.keep(unpadColumns(calls, acc, filterShape));
   }
+  const acc = calls.empty([info.inChannels, roundUp(info.filterHeight * info.filterWidth * info.outChannels)]);
   const grid = { batchSize: info.batchSize, outHeight: gridSize(gh), outWidth: gridSize(gw) };
-  for (const block of contractionBlocks(grid)) acc = accumulate(calls, acc, shiftedDyBlock(calls, xt, dy, info, block, gh, gw));
+  contractionBlocks(grid).forEach((block, i) => shiftedDyBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
   calls.free(xt);
-  return calls.keep(fromChannelsFirst(calls, acc!, info));
+  return calls.keep(fromChannelsFirst(calls, acc, info));
+}
+
+/** n rounded up to whole GEMM panels. */
+function roundUp(n: number): number {
+  return Math.ceil(n / TILE_COLS) * TILE_COLS;
+}
+
+/** [rows, roundUp(cols)] -> the filter shape (whose last axis is cols), dropping the padding columns. */
+function unpadColumns(calls: KernelCalls, acc: TensorInfo, filterShape: [number, number, number, number]): TensorInfo {
+  const cols = filterShape[3];
+  if (acc.shape[1] === cols) return calls.reshape(acc, [...filterShape]);
+  const stride = acc.shape[1]!;
+  return calls.fromValues([...filterShape], (out) => {
+    const src = calls.view(acc);
+    for (let r = 0; r < acc.shape[0]!; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = src[r * stride + c]!;
+  });
+}
+
+/**
+ * `acc` (=|+=) A·B on otsr's GEMM, for A rows whose segment addresses `fillTable` writes ([rows][segments])
+ * and B in packed panels, in column groups whose B stays in cache.
+ */
+function gemmInto(
+  calls: KernelCalls,
+  acc: TensorInfo,
+  a: { rows: number; segments: number; segmentLength: number; step: number; fillTable: (table: Int32Array) => void },
+  packedB: TensorInfo,
+  accumulate: boolean,
+): void {
+  const table = calls.empty([a.rows * a.segments], 'int32');
+  a.fillTable(calls.backend.typedArrayFromHeap(table) as Int32Array);
+  const cols = acc.shape[1]!;
+  const k = a.segments * a.segmentLength;
+  const group = columnGroup(k, cols);
+  const [tableAddress, outAddress] = [calls.address(table), calls.address(acc)];
+  const gemm = calls.simdGemm();
+  for (let c0 = 0; c0 < cols; c0 += group) {
+    gemm.run({
+      indirection: tableAddress,
+      segments: a.segments,
+      segmentLength: a.segmentLength,
+      aStep: a.step,
+      packedB: calls.address(packedB) + c0 * k * 4,
+      out: outAddress + c0 * 4,
+      outStride: cols,
+      rows: a.rows,
+      cols: Math.min(group, cols - c0),
+      accumulate,
+    });
+  }
+  calls.free(table);
 }
 
 /**
@@ -119,25 +174,13 @@ export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeigh
   return blocks;
 }
 
-/** Adds `part` into `acc` (running sum over blocks); frees `part`. */
-function accumulate(calls: KernelCalls, acc: TensorInfo | undefined, part: TensorInfo): TensorInfo {
-  if (acc === undefined) return part;
-  const a = calls.view(acc);
-  const p = calls.view(part);
-  for (let i = 0; i < a.length; i++) a[i]! += p[i]!;
-  calls.free(part);
-  return acc;
-}
-
 /**
- * x [B, H, W, C] -> [C, B, Hp, Wp]: channel-first over the zero-padded grid that the taps read (plus
- * zeros after the end, for the column shifts of the last row).
+ * x [B, H, W, C] -> [C, B, Hp, Wp]: channel-first over the zero-padded grid that the taps read.
  */
 function paddedChannelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo, gh: Geometry, gw: Geometry): TensorInfo {
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC } = info;
   const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
-  const tail = (info.filterWidth - 1) * info.dilationWidth;
-  return calls.fromValues([inC * batch * gridH * gridW + tail], (out) => {
+  return calls.fromValues([inC * batch * gridH * gridW], (out) => {
     out.fill(0);
     const src = calls.view(x);
     const plane = batch * gridH * gridW;
@@ -160,9 +203,8 @@ function paddedChannelsFirst(calls: KernelCalls, x: TensorInfo, info: Conv2DInfo
 }
 
 /**
- * patches: Pᵀ[(kh,kw,ci), (b,oh,j)] · dy[(b,oh,j), co] -> [(kh,kw,ci), co], with j over the padded grid's
- * columns when the stride along W is 1: row (kh,kw,ci) of Pᵀ is then, per image, one contiguous run of the
- * padded x (columns j >= Wo read junk that meets zero rows of dy), so building Pᵀ is a few memory copies.
+ * patches: acc (+)= Pᵀ[(kh,kw,ci), (b,oh,ow)] · dy[(b,oh,ow), co]. Row (kh,kw,ci) of Pᵀ is, per output row,
+ * a run of the padded channel-first x (every sw-th element), which the GEMM reads in place; dy is packed.
  */
 function patchesBlock(
   calls: KernelCalls,
@@ -172,56 +214,45 @@ function patchesBlock(
   block: Block,
   gh: Geometry,
   gw: Geometry,
-): TensorInfo {
+  acc: TensorInfo,
+  accumulate: boolean,
+): void {
   const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow } = info;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
-  const cols = sw === 1 ? gridW : ow; // contraction columns per output row
-  const k = block.nb * block.nr * cols;
-  const pT = calls.fromValues([1, fh * fw * inC, k], () => {});
-  {
-    const { heap, at } = calls.heap(xt, pT);
-    const [src, dst0] = at as [number, number];
-    for (let kh = 0; kh < fh; kh++) {
-      for (let kw = 0; kw < fw; kw++) {
-        for (let c = 0; c < inC; c++) {
-          let dst = dst0 + ((kh * fw + kw) * inC + c) * k;
-          for (let b = block.b0; b < block.b0 + block.nb; b++) {
-            const plane = src + (c * batch + b) * gridH * gridW + kw * dw;
-            if (sw === 1 && sh === 1) {
-              const start = plane + (block.r0 + kh * dh) * gridW;
-              heap.copyWithin(dst, start, start + block.nr * gridW);
-              dst += block.nr * gridW;
-            } else {
-              for (let r = block.r0; r < block.r0 + block.nr; r++, dst += cols) {
-                const start = plane + (r * sh + kh * dh) * gridW;
-                if (sw === 1) heap.copyWithin(dst, start, start + gridW);
-                else for (let q = 0; q < ow; q++) heap[dst + q] = heap[start + q * sw]!;
-              }
+  const k = block.nb * block.nr * ow;
+  // The block's dy rows are contiguous; packed into panels (SIMD copies where Cout fills whole panels).
+  const firstDyRow = (block.b0 * oh + block.r0) * ow;
+  const packed = calls.empty([roundUp(outC) * k]);
+  if (outC % TILE_COLS === 0) {
+    calls.simdGemm().pack(calls.address(dy) + firstDyRow * outC * 4, outC, k, outC, calls.address(packed));
+  } else {
+    const { heap, at } = calls.heap(dy, packed);
+    packPanels(heap, at[0]! + firstDyRow * outC, outC, k, outC, at[1]!);
+  }
+  const base = calls.address(xt);
+  const a = {
+    rows: fh * fw * inC,
+    segments: block.nb * block.nr,
+    segmentLength: ow,
+    step: sw * 4,
+    fillTable: (table: Int32Array) => {
+      let e = 0;
+      for (let kh = 0; kh < fh; kh++) {
+        for (let kw = 0; kw < fw; kw++) {
+          for (let c = 0; c < inC; c++) {
+            for (let im = block.b0; im < block.b0 + block.nb; im++) {
+              const plane = ((c * batch + im) * gridH + kh * dh) * gridW + kw * dw;
+              for (let r = block.r0; r < block.r0 + block.nr; r++) table[e++] = base + (plane + r * sh * gridW) * 4;
             }
           }
         }
       }
-    }
-  }
-  const whole = block.nb === batch && block.nr === oh && cols === ow;
-  const dyBlock = whole
-    ? calls.reshape(dy, [1, k, outC])
-    : calls.fromValues([1, k, outC], (out) => {
-        if (cols !== ow) out.fill(0);
-        const src = calls.view(dy);
-        for (let b = block.b0, d = 0; b < block.b0 + block.nb; b++) {
-          for (let r = block.r0; r < block.r0 + block.nr; r++, d += cols * outC) {
-            const s = ((b * oh + r) * ow) * outC;
-            out.set(src.subarray(s, s + ow * outC), d);
-          }
-        }
-      });
-  const part = calls.run('BatchMatMul', { a: pT, b: dyBlock }, { transposeA: false, transposeB: false });
-  calls.free(pT);
-  calls.free(dyBlock);
-  return part;
+    },
+  };
+  gemmInto(calls, acc, a, packed, accumulate);
+  calls.free(packed);
 }
 
 /** `conv`: x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter, stride d, dilation s. */
@@ -237,8 +268,9 @@ function transposedConv(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info:
 }
 
 /**
- * shiftedDy (stride 1): dWᵀ[ci, (kh,kw,co)] = Σ_g x̃[ci, g]·D[g, (kh,kw,co)] over the cells g = (b, i, j) of
- * the zero-padded grid, with D[g, (kh,kw,co)] = dy[b, i - kh·dh, j - kw·dw, co] (zero outside dy).
+ * shiftedDy (stride 1): acc (+)= x̃[ci, g]·D[g, (kh,kw,co)] over the cells g = (b, i, j) of the zero-padded
+ * grid, with D[g, (kh,kw,co)] = dy[b, i - kh·dh, j - kw·dw, co] (zero outside dy). Row ci of x̃ is, per
+ * image, one run of the channel-first x, read in place; D is built packed for the GEMM.
  */
 function shiftedDyBlock(
   calls: KernelCalls,
@@ -248,58 +280,66 @@ function shiftedDyBlock(
   block: Block,
   gh: Geometry,
   gw: Geometry,
-): TensorInfo {
+  acc: TensorInfo,
+  accumulate: boolean,
+): void {
   const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow, dilationHeight: dh, dilationWidth: dw } = info;
   const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
-  const k = block.nb * block.nr * gridW;
-  const a = calls.fromValues([1, inC, k], () => {});
-  {
-    const { heap, at } = calls.heap(xt, a);
-    const [src, dst] = at as [number, number];
-    const run = block.nr * gridW;
-    for (let c = 0; c < inC; c++) {
-      for (let b = 0; b < block.nb; b++) {
-        const start = src + ((c * batch + block.b0 + b) * gridH + block.r0) * gridW;
-        heap.copyWithin(dst + c * k + b * run, start, start + run);
-      }
-    }
-  }
+  const run = block.nr * gridW;
+  const k = block.nb * run;
   const cols = fh * fw * outC;
-  const d = calls.fromValues([1, k, cols], (out) => {
+  const d = calls.fromValues([roundUp(cols) * k], (out) => {
     out.fill(0);
     const src = calls.view(dy);
     for (let b = 0; b < block.nb; b++) {
       for (let r = 0; r < block.nr; r++) {
         const i = block.r0 + r;
-        const rowBase = (b * block.nr + r) * gridW * cols;
+        const g0 = (b * block.nr + r) * gridW;
         for (let kh = 0; kh < fh; kh++) {
           const oi = i - kh * dh;
           if (oi < 0 || oi >= oh) continue;
           const dyRow = ((block.b0 + b) * oh + oi) * ow * outC;
           for (let kw = 0; kw < fw; kw++) {
             // Grid columns j = q + kw·dw, for dy columns q in [0, ow).
-            let t = rowBase + kw * dw * cols + (kh * fw + kw) * outC;
-            for (let q = 0, s = dyRow; q < ow; q++, t += cols) for (let co = 0; co < outC; co++, s++) out[t + co] = src[s]!;
+            const c0 = (kh * fw + kw) * outC;
+            for (let q = 0, s = dyRow; q < ow; q++) {
+              const g = g0 + q + kw * dw;
+              for (let co = 0; co < outC; co++, s++) {
+                const c = c0 + co;
+                out[((c >> 3) * k + g) * TILE_COLS + (c & 7)] = src[s]!;
+              }
+            }
           }
         }
       }
     }
   });
-  const part = calls.run('BatchMatMul', { a, b: d }, { transposeA: false, transposeB: false });
-  calls.free(a);
+  const base = calls.address(xt);
+  const a = {
+    rows: inC,
+    segments: block.nb,
+    segmentLength: run,
+    step: 4,
+    fillTable: (table: Int32Array) => {
+      for (let c = 0, e = 0; c < inC; c++) {
+        for (let b = block.b0; b < block.b0 + block.nb; b++) table[e++] = base + ((c * batch + b) * gridH + block.r0) * gridW * 4;
+      }
+    },
+  };
+  gemmInto(calls, acc, a, d, accumulate);
   calls.free(d);
-  return part;
 }
 
-/** [Cin, (kh,kw,co)] -> [kh, kw, Cin, Cout]. */
+/** [Cin, (kh,kw,co) + padding columns] -> [kh, kw, Cin, Cout]. */
 function fromChannelsFirst(calls: KernelCalls, acc: TensorInfo, info: Conv2DInfo): TensorInfo {
   const { filterHeight: fh, filterWidth: fw, inChannels: inC, outChannels: outC } = info;
   const taps = fh * fw;
+  const stride = acc.shape[1]!;
   return calls.fromValues([fh, fw, inC, outC], (dst) => {
     const src = calls.view(acc);
     for (let c = 0; c < inC; c++)
       for (let t = 0; t < taps; t++)
-        for (let o = 0; o < outC; o++) dst[(t * inC + c) * outC + o] = src[(c * taps + t) * outC + o]!;
+        for (let o = 0; o < outC; o++) dst[(t * inC + c) * outC + o] = src[c * stride + t * outC + o]!;
   });
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { SimdGemm } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -7,6 +8,8 @@ export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
+  /** The Emscripten module; its `asm.memory` is the heap every tensor lives on. */
+  wasm?: { asm?: { memory?: unknown } };
 }
 
 /**
@@ -45,6 +48,25 @@ export class KernelCalls {
     this.backend.typedArrayFromHeap(out).fill(0);
     this.temps.push(out);
     return out;
+  }
+
+  /** A new tensor whose contents the caller writes (also freed by {@link dispose} unless kept). */
+  empty(shape: number[], dtype: 'float32' | 'int32' = 'float32'): TensorInfo {
+    const out = this.backend.makeOutput(shape, dtype);
+    this.temps.push(out);
+    return out;
+  }
+
+  /** Byte address of a tensor's first element on the wasm heap. */
+  address(info: TensorInfo): number {
+    return this.backend.typedArrayFromHeap(info).byteOffset;
+  }
+
+  /** otsr's SIMD GEMM on this backend's heap. */
+  simdGemm(): SimdGemm {
+    const memory = this.backend.wasm?.asm?.memory;
+    if (!(memory instanceof WebAssembly.Memory)) throw new Error(`backend ${this.backendName} has no wasm heap for otsr's GEMM`);
+    return SimdGemm.on(memory);
   }
 
   /** A new float32 tensor whose values `fill` writes (also freed by {@link dispose} unless kept). */

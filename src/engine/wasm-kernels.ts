@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ConvBackpropAttrs } from './conv-attrs.js';
+import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { type FilterGradStrategy, conv2dBackpropFilter } from './conv-backprop-filter.js';
 import { conv2dBackpropInput } from './conv-backprop-input.js';
+import { type ConvEpilogue, conv2dGemm } from './conv-forward.js';
 import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
 
 const BACKEND = 'wasm';
 
 /** The kernels otsr registers for wasm, replacing the stock one where there is one. */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Sum'] as const;
+export const WASM_TRAINING_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Sum'] as const;
 export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 
 /** tfjs-backend-wasm's own kernels that otsr replaced, and otsr's, by kernel name. */
@@ -34,6 +35,57 @@ let filterGradStrategy: FilterGradStrategy = 'auto';
 /** Forces a filter-gradient method (benchmarks and tests compare them); `auto` picks per layer. */
 export function setFilterGradStrategy(strategy: FilterGradStrategy): void {
   filterGradStrategy = strategy;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+interface ConvAttrs extends ConvBackpropAttrs {
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+/** Activations applied as the GEMM stores its tiles; the others run as their own kernel after it. */
+const GEMM_ACTIVATIONS = new Set(['linear', 'relu', 'leakyrelu']);
+/** The kernel of each other activation FusedConv2D accepts. */
+const ACTIVATION_KERNELS: Record<string, string> = { prelu: 'Prelu', elu: 'Elu', relu6: 'Relu6', sigmoid: 'Sigmoid' };
+
+/**
+ * Conv2D and FusedConv2D (NHWC, float32) on otsr's SIMD GEMM (conv-forward.ts): the bias and relu / leaky
+ * relu are applied in the GEMM, other activations and broadcast biases by their own kernels after it.
+ * XNNPACK's conv is left only to what the stock kernel must refuse anyway (NCHW, other dtypes).
+ */
+function forwardConv(name: 'Conv2D' | 'FusedConv2D') {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const attrs = args.attrs as unknown as ConvAttrs;
+    if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32') {
+      return stockKernel(name, args.backend as object)!(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    }
+    // Conv2D has no epilogue, whatever attributes it is handed.
+    const fused = name === 'FusedConv2D';
+    const { bias, preluActivationWeights } = (fused ? args.inputs : {}) as Record<string, tf.TensorInfo | undefined>;
+    const activation = fused ? (attrs.activation ?? 'linear') : 'linear';
+    const info = backpropConvInfo(x.shape, filter.shape, attrs, name);
+    const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
+    try {
+      const biasInGemm = bias !== undefined && bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === info.outChannels;
+      const activationInGemm = GEMM_ACTIVATIONS.has(activation);
+      let out = conv2dGemm(calls, x, filter, info, {
+        bias: biasInGemm ? bias : undefined,
+        activation: activationInGemm ? (activation as ConvEpilogue['activation']) : 'linear',
+        leakyreluAlpha: attrs.leakyreluAlpha,
+      });
+      if (bias !== undefined && !biasInGemm) out = calls.run('Add', { a: out, b: bias });
+      if (!activationInGemm) {
+        const kernel = ACTIVATION_KERNELS[activation];
+        if (kernel === undefined) throw new Error(`FusedConv2D: activation '${activation}' is not supported`);
+        out = calls.run(kernel, kernel === 'Prelu' ? { x: out, alpha: preluActivationWeights! } : { x: out });
+      }
+      return calls.keep(out);
+    } finally {
+      calls.dispose();
+    }
+  };
 }
 
 function backpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
@@ -93,6 +145,8 @@ function sum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf
  */
 export function registerWasmTrainingKernels(): void {
   const impls: Record<WasmTrainingKernel, tf.KernelFunc> = {
+    Conv2D: forwardConv('Conv2D') as unknown as tf.KernelFunc,
+    FusedConv2D: forwardConv('FusedConv2D') as unknown as tf.KernelFunc,
     Conv2DBackpropInput: backpropInput as unknown as tf.KernelFunc,
     Conv2DBackpropFilter: backpropFilter as unknown as tf.KernelFunc,
     Sum: sum as unknown as tf.KernelFunc,

@@ -90,7 +90,8 @@ function* grid(): Generator<Case> {
         for (const d of dilations)
           for (const pad of pads) {
             i++;
-            const channels: [number, number] = i % 3 === 0 ? [8, 2] : i % 3 === 1 ? [3, 5] : [4, 4];
+            // [16, 8]: whole GEMM panels and segments of 16 in both the forward conv and the input gradient's.
+            const channels: [number, number] = ([[8, 2], [3, 5], [4, 4], [16, 8]] as const)[i % 4] as [number, number];
             const rounding = typeof pad === 'number' ? (['floor', 'ceil', 'round'] as const)[i % 3] : undefined;
             const c: Case = { batch: 1 + (i % 2), size, filter, channels, strides: s, dilations: d, pad, rounding };
             if (geometry(c)) yield c;
@@ -107,6 +108,41 @@ test('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu over stride
     worst = { dx: Math.max(worst.dx, e.dx), dw: Math.max(worst.dw, e.dw) };
   }
   assert.ok(n > 700, `only ${n} cases`);
+});
+
+/** The forward conv on wasm with an epilogue, against cpu (a dilated conv as the plain conv with the zero-stuffed filter). */
+function checkForward(c: Case, epilogue: { bias: boolean; activation: string }): number {
+  const info = geometry(c)!;
+  const x = host([c.batch, ...c.size, c.channels[0]]);
+  const w = host([...c.filter, ...c.channels]);
+  const bias = host([c.channels[1]]);
+  const alpha = host([1, 1, 1, c.channels[1]]);
+  const dilated = c.dilations[0] > 1 || c.dilations[1] > 1;
+  const wide = dilated ? dilateFilter(w, c.dilations) : w;
+  const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: c.rounding, activation: epilogue.activation, leakyreluAlpha: 0.3 };
+  const inputs = (filter: HostTensor) => ({
+    x,
+    filter,
+    ...(epilogue.bias ? { bias } : {}),
+    ...(epilogue.activation === 'prelu' ? { preluActivationWeights: alpha } : {}),
+  });
+  const plain = runOn('wasm', 'Conv2D', { x, filter: w }, { ...attrs, dilations: c.dilations });
+  assert.deepEqual(plain.shape, [c.batch, info.outHeight, info.outWidth, c.channels[1]]);
+  const plainRef = runOn('cpu', 'Conv2D', { x, filter: wide }, { ...attrs, dilations: 1 });
+  const ref = runOn('cpu', 'FusedConv2D', inputs(wide), { ...attrs, dilations: 1 });
+  const ours = runOn('wasm', 'FusedConv2D', inputs(w), { ...attrs, dilations: c.dilations });
+  return Math.max(relError(ours, ref), relError(plain, plainRef));
+}
+
+test('Conv2D and FusedConv2D on wasm (otsr GEMM, with bias and every activation) match cpu over the grid', () => {
+  const activations = ['linear', 'relu', 'leakyrelu', 'prelu', 'elu', 'relu6', 'sigmoid'];
+  let i = 0;
+  for (const c of grid()) {
+    if (i++ % 2 !== 0) continue;
+    const epilogue = { bias: i % 3 !== 0, activation: activations[i % activations.length]! };
+    const e = checkForward(c, epilogue);
+    assert.ok(e < TOLERANCE, `${JSON.stringify(c)} ${JSON.stringify(epilogue)}: error ${e}`);
+  }
 });
 
 test('the filter gradient matches cpu over (a third of) the grid also with the contraction split in small blocks', () => {
@@ -148,6 +184,10 @@ test('every filter-gradient method matches cpu, also when the contraction is spl
 });
 
 test('wide layers (as in EDSR: 32 -> 128 and 32 -> 3 channels) match cpu', () => {
+  for (const activation of ['linear', 'relu']) {
+    const e = checkForward({ batch: 2, size: [6, 5], filter: [3, 3], channels: [32, 128], strides: [1, 1], dilations: [1, 1], pad: 'same' }, { bias: true, activation });
+    assert.ok(e < TOLERANCE, `forward 32 -> 128 ${activation}: ${e}`);
+  }
   // Small spatial sizes: the cpu reference runs at ~0.05 GFLOP/s.
   for (const c of [
     { batch: 2, size: [6, 5], filter: [3, 3], channels: [32, 128], strides: [1, 1], dilations: [1, 1], pad: 'same' },
@@ -172,12 +212,21 @@ test('the kernels free every intermediate and registration is idempotent', () =>
       const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')))([x, w]);
       return tf.add(tf.sum(gx!), tf.sum(gw!)).dataSync()[0]!;
     });
+  const alpha = tf.fill([6], 0.1);
+  const fused = () =>
+    tf.tidy(() => {
+      // A broadcast bias and prelu run after the GEMM, as kernels of their own.
+      const y = tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias: tf.scalar(0.5), activation: 'prelu', preluActivationWeights: alpha });
+      return tf.sum(y).dataSync()[0]!;
+    });
   step();
+  fused();
   const [tensors, ids] = [tf.memory().numTensors, backend.numDataIds()];
   for (let i = 0; i < 5; i++) step();
+  for (let i = 0; i < 5; i++) fused();
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(backend.numDataIds(), ids);
-  tf.dispose([x, w]);
+  tf.dispose([x, w, alpha]);
 });
 
 test("tfjs-backend-wasm's own Conv2DBackpropInput stays reachable for benchmarks", () => {

@@ -1,0 +1,96 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { KernelCalls } from './kernel-calls.js';
+import { type GemmActivation, TILE_COLS, packPanels } from './wasm/gemm.js';
+
+type TensorInfo = tf.TensorInfo;
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+
+/** What a conv adds after the sum: a bias of `outChannels` values and an activation. */
+export interface ConvEpilogue {
+  bias?: TensorInfo;
+  activation?: GemmActivation;
+  leakyreluAlpha?: number;
+}
+
+/** Bytes of packed B one GEMM call streams per row tile: half of a typical 512 KiB L2. */
+const B_BYTES_PER_CALL = 256 * 1024;
+
+/** Output columns per GEMM call (whole panels) so that a call's packed B fits {@link B_BYTES_PER_CALL}. */
+export function columnGroup(contraction: number, cols: number): number {
+  const panels = Math.max(1, Math.floor(B_BYTES_PER_CALL / (contraction * TILE_COLS * 4)));
+  return Math.min(cols, panels * TILE_COLS);
+}
+
+/**
+ * A forward NHWC conv2d (any stride, padding, dilation, channel counts) on otsr's SIMD GEMM: each output pixel is a row
+ * whose fh·fw segments are the Cin channels of the input pixel under each tap, or a run of zeros where the
+ * tap falls in the padding. The indirection table holds their addresses, so nothing is copied (im2col
+ * without the copy); the filter [fh, fw, Cin, Cout] is already the GEMM's B and is only packed into panels.
+ * Bias and relu / leaky relu are applied as each tile is stored. The result is one of `calls`' intermediates:
+ * the caller keeps it.
+ */
+export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo, info: Conv2DInfo, epilogue: ConvEpilogue = {}): TensorInfo {
+  const gemm = calls.simdGemm();
+  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW, outChannels: outC } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const taps = fh * fw;
+  const rows = batch * outH * outW;
+  // Output channels in whole panels; a 3-channel (RGB) output is computed 8 wide and copied out.
+  const cols = Math.ceil(outC / TILE_COLS) * TILE_COLS;
+  const padded = cols !== outC;
+  const out = calls.empty([batch, outH, outW, outC]);
+  const wide = padded ? calls.empty([rows, cols]) : out;
+  const bias = epilogue.bias === undefined ? undefined : padded ? calls.zeros([cols]) : epilogue.bias;
+  const zeros = calls.zeros([inC]);
+  const table = calls.empty([rows * taps], 'int32');
+  const packed = calls.empty([taps * inC * cols]);
+  // Addresses and views are read after the last allocation (an allocation can move the heap's buffer).
+  const { heap, at } = calls.heap(filter, packed);
+  packPanels(heap, at[0]!, outC, taps * inC, outC, at[1]!);
+  if (padded && bias !== undefined) calls.view(bias).set(calls.view(epilogue.bias!));
+  const entries = calls.backend.typedArrayFromHeap(table) as Int32Array;
+  const xAddress = calls.address(x);
+  const zeroAddress = calls.address(zeros);
+  const pixelBytes = inC * 4;
+  const { top, left } = info.padInfo;
+  let e = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let oh = 0; oh < outH; oh++) {
+      for (let ow = 0; ow < outW; ow++) {
+        for (let kh = 0; kh < fh; kh++) {
+          const ih = oh * sh - top + kh * dh;
+          const rowInside = ih >= 0 && ih < inH;
+          const rowAddress = xAddress + (b * inH + ih) * inW * pixelBytes;
+          for (let kw = 0; kw < fw; kw++) {
+            const iw = ow * sw - left + kw * dw;
+            entries[e++] = rowInside && iw >= 0 && iw < inW ? rowAddress + iw * pixelBytes : zeroAddress;
+          }
+        }
+      }
+    }
+  }
+  const [tableAddress, packedAddress, outAddress] = [calls.address(table), calls.address(packed), calls.address(wide)];
+  const biasAddress = bias === undefined ? 0 : calls.address(bias);
+  // Column groups whose packed filter stays in L2 while every row tile streams it.
+  const group = columnGroup(taps * inC, cols);
+  for (let c0 = 0; c0 < cols; c0 += group) {
+    gemm.run({
+      indirection: tableAddress,
+      segments: taps,
+      segmentLength: inC,
+      packedB: packedAddress + c0 * taps * inC * 4,
+      out: outAddress + c0 * 4,
+      outStride: cols,
+      rows,
+      cols: Math.min(group, cols - c0),
+      bias: biasAddress === 0 ? 0 : biasAddress + c0 * 4,
+      activation: epilogue.activation,
+      alpha: epilogue.leakyreluAlpha,
+    });
+  }
+  if (padded) {
+    const [src, dst] = [calls.view(wide), calls.view(out)];
+    for (let r = 0; r < rows; r++) for (let c = 0; c < outC; c++) dst[r * outC + c] = src[r * cols + c]!;
+  }
+  return out;
+}
