@@ -10,19 +10,19 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
 /**
  * How the filter gradient dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s+kh·d-p, ow·s+kw·d-p, ci]·dy[b,oh,ow,co]
- * is computed.
- * - `patches` (the default): a GEMM contracting over (b, oh, ow) on otsr's SIMD GEMM (wasm/gemm.ts),
- *   dW = Pᵀ·dy, where Pᵀ holds fh·fw shifted copies of the zero-padded, channel-first x. With stride 1
- *   along W each row of Pᵀ is, per image (per output row if strided along H), one contiguous run of that x,
- *   so the GEMM's indirection table points into x and nothing is copied; along a strided W, Pᵀ is copied
- *   out. The contraction is split into cache-sized blocks, accumulated in place.
- * - `conv`: one XNNPACK conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's
- *   first method): no copies, but each tap contracts only B channels, which XNNPACK runs 2-4x slower.
- *   Kept for benchmarks.
+ * is computed, all on otsr's SIMD GEMM (wasm/gemm.ts):
+ * - `patches` (the default): dW = Pᵀ·dy contracting over (b, oh, ow), where row (kh,kw,ci) of Pᵀ is, per
+ *   output row, a run of the zero-padded, channel-first x (every sw-th element): the GEMM's indirection table
+ *   points into that x, so nothing is copied but x's transpose and dy's packing. The contraction is split
+ *   into cache-sized blocks, accumulated in place.
+ * - `shiftedDy` (stride 1, chosen for Cout < 8, i.e. RGB outputs): dWᵀ = D·x contracting over the pixels
+ *   of x, where row (kh,kw,co) of D is a shifted run of dy; no transpose of the large x, no zero columns.
+ * - `conv`: one conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's first
+ *   method): each tap contracts only B channels. Kept for benchmarks.
  *
  * (Also measured and dropped: row convs sliding along H with x or dy shifted for each kw, fewer copies but
- * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; and the im2col
- * of dy instead of x, for small Cout.)
+ * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; reading dy in
+ * place instead of packing it, see wasm/gemm.ts.)
  */
 export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
 
@@ -57,21 +57,15 @@ export function conv2dBackpropFilter(
   // Every tap reads only padding: the gradient is zero.
   if (gh.used <= 0 || gw.used <= 0) return calls.keep(calls.zeros([...filterShape]));
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
-  // shiftedDy is written for stride 1 (a strided dy would leave most of D zero).
+  // shiftedDy is written for stride 1 (a strided dy would pair most pixels of x with zeros).
   const method = strategy === 'auto' ? chooseMethod(info) : strategy === 'shiftedDy' && strided ? 'patches' : strategy;
   if (method === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
+  if (method === 'shiftedDy') return calls.keep(shiftedDyGradient(calls, x, dy, info));
   const xt = paddedChannelsFirst(calls, x, info, gh, gw);
-  if (method === 'patches') {
-    const acc = calls.empty([filterShape[0] * filterShape[1] * filterShape[2], roundUp(info.outChannels)]);
-    contractionBlocks(info).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
-    calls.free(xt);
-    return calls.keep(unpadColumns(calls, acc, filterShape));
-  }
-  const acc = calls.empty([info.inChannels, roundUp(info.filterHeight * info.filterWidth * info.outChannels)]);
-  const grid = { batchSize: info.batchSize, outHeight: gridSize(gh), outWidth: gridSize(gw) };
-  contractionBlocks(grid).forEach((block, i) => shiftedDyBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
+  const acc = calls.empty([filterShape[0] * filterShape[1] * filterShape[2], roundUp(info.outChannels)]);
+  contractionBlocks(info).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
   calls.free(xt);
-  return calls.keep(fromChannelsFirst(calls, acc, info));
+  return calls.keep(unpadColumns(calls, acc, filterShape));
 }
 
 /** n rounded up to whole GEMM panels. */
@@ -126,13 +120,13 @@ function gemmInto(
 }
 
 /**
- * The method `auto` picks: `shiftedDy` for stride-1 layers with few output channels (its GEMM is
- * Cin x (fh·fw·Cout) instead of (fh·fw·Cin) x Cout, so it wastes no SIMD lanes on Cout < 8 and copies
- * dy, the smaller tensor, fh·fw times), else `patches`.
+ * The method `auto` picks: `shiftedDy` for stride-1 layers whose Cout does not fill a GEMM panel (an RGB
+ * output: its GEMM is (fh·fw·Cout) x Cin instead of (fh·fw·Cin) x 8 with 8 - Cout zero columns, and it needs
+ * no channel-first copy of the large x), else `patches`.
  */
 export function chooseMethod(info: Pick<Conv2DInfo, 'strideHeight' | 'strideWidth' | 'inChannels' | 'outChannels'>): 'patches' | 'shiftedDy' {
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
-  return !strided && 2 * info.outChannels <= info.inChannels ? 'shiftedDy' : 'patches';
+  return !strided && info.outChannels < TILE_COLS ? 'shiftedDy' : 'patches';
 }
 
 function gridSize(g: Geometry): number {
@@ -268,78 +262,84 @@ function transposedConv(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info:
 }
 
 /**
- * shiftedDy (stride 1): acc (+)= x̃[ci, g]·D[g, (kh,kw,co)] over the cells g = (b, i, j) of the zero-padded
- * grid, with D[g, (kh,kw,co)] = dy[b, i - kh·dh, j - kw·dw, co] (zero outside dy). Row ci of x̃ is, per
- * image, one run of the channel-first x, read in place; D is built packed for the GEMM.
+ * shiftedDy (stride 1): dWᵀ[(kh,kw,co), ci] = Σ_{b,i,j} dy[b, i + pt - kh·dh, j + pl - kw·dw, co] · x[b, i, j, ci]
+ * (dy taken as zero outside its bounds), a GEMM contracting over the pixels of x. Row (kh,kw,co) of A is, per
+ * row of x, a run of a zero-bordered copy of dy read every Cout-th float; B is x, packed block by block.
  */
-function shiftedDyBlock(
-  calls: KernelCalls,
-  xt: TensorInfo,
-  dy: TensorInfo,
-  info: Conv2DInfo,
-  block: Block,
-  gh: Geometry,
-  gw: Geometry,
-  acc: TensorInfo,
-  accumulate: boolean,
-): void {
-  const { batchSize: batch, inChannels: inC, outChannels: outC } = info;
-  const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow, dilationHeight: dh, dilationWidth: dw } = info;
-  const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
-  const run = block.nr * gridW;
-  const k = block.nb * run;
-  const cols = fh * fw * outC;
-  const d = calls.fromValues([roundUp(cols) * k], (out) => {
-    out.fill(0);
-    const src = calls.view(dy);
-    for (let b = 0; b < block.nb; b++) {
-      for (let r = 0; r < block.nr; r++) {
-        const i = block.r0 + r;
-        const g0 = (b * block.nr + r) * gridW;
+function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
+  const { filterHeight: fh, filterWidth: fw, dilationHeight: dh, dilationWidth: dw } = info;
+  const taps = fh * fw;
+  const dyPad = borderedDy(calls, dy, info);
+  const [padH, padW] = [inH + (fh - 1) * dh, inW + (fw - 1) * dw];
+  const cols = roundUp(inC);
+  const acc = calls.empty([taps * outC, cols]);
+  const blocks = contractionBlocks({ batchSize: batch, outHeight: inH, outWidth: inW });
+  blocks.forEach((block, n) => {
+    // x rows (b, i) of the block are contiguous in x: they are B's rows.
+    const k = block.nb * block.nr * inW;
+    const first = (block.b0 * inH + block.r0) * inW;
+    const packed = calls.empty([cols * k]);
+    if (inC % TILE_COLS === 0) {
+      calls.simdGemm().pack(calls.address(x) + first * inC * 4, inC, k, inC, calls.address(packed));
+    } else {
+      const { heap, at } = calls.heap(x, packed);
+      packPanels(heap, at[0]! + first * inC, inC, k, inC, at[1]!);
+    }
+    const base = calls.address(dyPad);
+    const a = {
+      rows: taps * outC,
+      segments: block.nb * block.nr,
+      segmentLength: inW,
+      step: outC * 4,
+      fillTable: (table: Int32Array) => {
+        let e = 0;
         for (let kh = 0; kh < fh; kh++) {
-          const oi = i - kh * dh;
-          if (oi < 0 || oi >= oh) continue;
-          const dyRow = ((block.b0 + b) * oh + oi) * ow * outC;
           for (let kw = 0; kw < fw; kw++) {
-            // Grid columns j = q + kw·dw, for dy columns q in [0, ow).
-            const c0 = (kh * fw + kw) * outC;
-            for (let q = 0, s = dyRow; q < ow; q++) {
-              const g = g0 + q + kw * dw;
-              for (let co = 0; co < outC; co++, s++) {
-                const c = c0 + co;
-                out[((c >> 3) * k + g) * TILE_COLS + (c & 7)] = src[s]!;
+            for (let co = 0; co < outC; co++) {
+              for (let b = block.b0; b < block.b0 + block.nb; b++) {
+                for (let i = block.r0; i < block.r0 + block.nr; i++) {
+                  const row = b * padH + i + (fh - 1 - kh) * dh;
+                  table[e++] = base + ((row * padW + (fw - 1 - kw) * dw) * outC + co) * 4;
+                }
               }
             }
           }
         }
-      }
-    }
+      },
+    };
+    gemmInto(calls, acc, a, packed, n > 0);
+    calls.free(packed);
   });
-  const base = calls.address(xt);
-  const a = {
-    rows: inC,
-    segments: block.nb,
-    segmentLength: run,
-    step: 4,
-    fillTable: (table: Int32Array) => {
-      for (let c = 0, e = 0; c < inC; c++) {
-        for (let b = block.b0; b < block.b0 + block.nb; b++) table[e++] = base + ((c * batch + b) * gridH + block.r0) * gridW * 4;
-      }
-    },
-  };
-  gemmInto(calls, acc, a, d, accumulate);
-  calls.free(d);
-}
-
-/** [Cin, (kh,kw,co) + padding columns] -> [kh, kw, Cin, Cout]. */
-function fromChannelsFirst(calls: KernelCalls, acc: TensorInfo, info: Conv2DInfo): TensorInfo {
-  const { filterHeight: fh, filterWidth: fw, inChannels: inC, outChannels: outC } = info;
-  const taps = fh * fw;
-  const stride = acc.shape[1]!;
+  calls.free(dyPad);
+  // [(kh,kw,co), ci] -> [kh, kw, ci, co]
   return calls.fromValues([fh, fw, inC, outC], (dst) => {
     const src = calls.view(acc);
-    for (let c = 0; c < inC; c++)
-      for (let t = 0; t < taps; t++)
-        for (let o = 0; o < outC; o++) dst[(t * inC + c) * outC + o] = src[c * stride + t * outC + o]!;
+    for (let t = 0; t < taps; t++)
+      for (let co = 0; co < outC; co++)
+        for (let ci = 0; ci < inC; ci++) dst[(t * inC + ci) * outC + co] = src[(t * outC + co) * cols + ci]!;
   });
+}
+
+/**
+ * dy on the grid of output positions that x's pixels meet under some tap, zero outside dy:
+ * [B, H + (fh-1)·dh, W + (fw-1)·dw, Cout], where row u holds output row u + pt - (fh-1)·dh (columns alike).
+ */
+function borderedDy(calls: KernelCalls, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+  const { batchSize: batch, inHeight: inH, inWidth: inW, outHeight: oh, outWidth: ow, outChannels: outC } = info;
+  const [padH, padW] = [inH + (info.filterHeight - 1) * info.dilationHeight, inW + (info.filterWidth - 1) * info.dilationWidth];
+  const [rowShift, colShift] = [info.padInfo.top - (info.filterHeight - 1) * info.dilationHeight, info.padInfo.left - (info.filterWidth - 1) * info.dilationWidth];
+  const out = calls.zeros([batch, padH, padW, outC]);
+  const { heap, at } = calls.heap(dy, out);
+  const [src, dst] = at as [number, number];
+  // Output columns q with 0 <= q - colShift < padW, as one run per row.
+  const [q0, q1] = [Math.max(0, colShift), Math.min(ow, padW + colShift)];
+  if (q0 >= q1) return out;
+  for (let b = 0; b < batch; b++) {
+    for (let u = Math.max(0, -rowShift); u < padH && u + rowShift < oh; u++) {
+      const from = src + ((b * oh + u + rowShift) * ow + q0) * outC;
+      heap.copyWithin(dst + ((b * padH + u) * padW + q0 - colShift) * outC, from, from + (q1 - q0) * outC);
+    }
+  }
+  return out;
 }

@@ -53,7 +53,7 @@ function geometry(c: Case): tf.backend_util.Conv2DInfo | undefined {
  * Both backprop kernels of otsr on wasm against tfjs's cpu kernels on fresh random data. The cpu kernels
  * ignore dilations, so a dilated conv is checked as the plain conv with the zero-stuffed filter.
  */
-function check(c: Case, strategy: FilterGradStrategy = 'patches'): { dx: number; dw: number } {
+function check(c: Case, strategy: FilterGradStrategy = 'auto'): { dx: number; dw: number } {
   const info = geometry(c)!;
   const xShape = [c.batch, ...c.size, c.channels[0]];
   const fShape = [...c.filter, ...c.channels];
@@ -73,7 +73,7 @@ function check(c: Case, strategy: FilterGradStrategy = 'patches'): { dx: number;
     const dw = runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, { ...common, ...extra, filterShape: fShape });
     return { dx: relError(dx, refDx), dw: relError(dw, refDw) };
   } finally {
-    setFilterGradStrategy('patches');
+    setFilterGradStrategy('auto');
   }
 }
 
@@ -172,7 +172,7 @@ test('every filter-gradient method matches cpu, also when the contraction is spl
     const previous = setMaxContraction(blocks);
     try {
       for (const c of cases) {
-        for (const strategy of ['patches', 'conv'] as const) {
+        for (const strategy of ['patches', 'shiftedDy', 'conv'] as const) {
           const e = check(c, strategy);
           assert.ok(e.dw < TOLERANCE, `${strategy}, block ${blocks}, ${JSON.stringify(c)}: dw error ${e.dw}`);
         }
