@@ -30,7 +30,7 @@ export function columnGroup(contraction: number, cols: number): number {
  * the caller keeps it.
  */
 export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo, info: Conv2DInfo, epilogue: ConvEpilogue = {}): TensorInfo {
-  const gemm = calls.simdGemm();
+  const simd = calls.simd();
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const taps = fh * fw;
@@ -74,7 +74,7 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
   // Column groups whose packed filter stays in L2 while every row tile streams it.
   const group = columnGroup(taps * inC, cols);
   for (let c0 = 0; c0 < cols; c0 += group) {
-    gemm.run({
+    simd.gemm({
       indirection: tableAddress,
       segments: taps,
       segmentLength: inC,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SimdGemm } from './wasm/gemm.js';
+import { SimdKernels } from './wasm/kernels.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -62,11 +62,11 @@ export class KernelCalls {
     return this.backend.typedArrayFromHeap(info).byteOffset;
   }
 
-  /** otsr's SIMD GEMM on this backend's heap. */
-  simdGemm(): SimdGemm {
+  /** otsr's SIMD kernels on this backend's heap. */
+  simd(): SimdKernels {
     const memory = this.backend.wasm?.asm?.memory;
-    if (!(memory instanceof WebAssembly.Memory)) throw new Error(`backend ${this.backendName} has no wasm heap for otsr's GEMM`);
-    return SimdGemm.on(memory);
+    if (!(memory instanceof WebAssembly.Memory)) throw new Error(`backend ${this.backendName} has no wasm heap for otsr's SIMD kernels`);
+    return SimdKernels.on(memory);
   }
 
   /** A new float32 tensor whose values `fill` writes (also freed by {@link dispose} unless kept). */

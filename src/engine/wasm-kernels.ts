@@ -88,7 +88,7 @@ function forwardConv(name: 'Conv2D' | 'FusedConv2D') {
   };
 }
 
-function backpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function backpropInput(args: KernelArgs): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape: [number, number, number, number] };
   const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
@@ -99,7 +99,7 @@ function backpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; 
   }
 }
 
-function backpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function backpropFilter(args: KernelArgs): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: [number, number, number, number] };
   const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
@@ -110,12 +110,16 @@ function backpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown;
   }
 }
 
+/** Rows summed in float32 by the SIMD kernel before the partial sums are added in float64. */
+const SUM_BLOCK_ROWS = 256;
+
 /**
- * Sum over leading axes (the bias gradient of a conv sums dy over batch, rows and columns): a column sum
- * in JS with float64 accumulators. The stock kernel first transposes the reduced axes innermost, which
- * costs more than the sum. Every other Sum goes to the stock kernel.
+ * Sum over leading axes (the bias gradient of a conv sums dy over batch, rows and columns): column sums,
+ * by a SIMD kernel over blocks of rows in float32 (wasm/layout.ts) and in float64 across blocks, or in JS
+ * with float64 accumulators when the columns are not a multiple of 4. The stock kernel first transposes
+ * the reduced axes innermost, which costs more than the sum. Every other Sum goes to the stock kernel.
  */
-function sum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function sum(args: KernelArgs): tf.TensorInfo {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
@@ -123,17 +127,31 @@ function sum(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf
   if (x.dtype !== 'float32' || !leading) {
     return stockKernel('Sum', args.backend as object)!(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
-  const backend = args.backend as WasmBackendLike;
-  const kept = x.shape.slice(axes.length);
-  const cols = kept.reduce((a, b) => a * b, 1);
-  const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
-  const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
-  const src = backend.typedArrayFromHeap(x) as Float32Array;
-  const dst = backend.typedArrayFromHeap(out) as Float32Array;
-  const acc = new Float64Array(cols);
-  for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < cols; c++, i++) acc[c]! += src[i]!;
-  dst.set(acc);
-  return out;
+  const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
+  try {
+    const kept = x.shape.slice(axes.length);
+    const cols = kept.reduce((a, b) => a * b, 1);
+    const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
+    const out = calls.empty(keepDims ? [...axes.map(() => 1), ...kept] : kept);
+    const acc = new Float64Array(cols);
+    if (cols % 4 === 0) {
+      const partial = calls.empty([cols]);
+      const simd = calls.simd();
+      const [src, to] = [calls.address(x), calls.address(partial)];
+      for (let r0 = 0; r0 < rows; r0 += SUM_BLOCK_ROWS) {
+        simd.columnSums(src + r0 * cols * 4, Math.min(SUM_BLOCK_ROWS, rows - r0), cols, to);
+        const block = calls.view(partial);
+        for (let c = 0; c < cols; c++) acc[c]! += block[c]!;
+      }
+    } else {
+      const src = calls.view(x);
+      for (let r = 0, i = 0; r < rows; r++) for (let c = 0; c < cols; c++, i++) acc[c]! += src[i]!;
+    }
+    calls.view(out).set(acc);
+    return calls.keep(out);
+  } finally {
+    calls.dispose();
+  }
 }
 
 /**

@@ -43,6 +43,7 @@ function f32Bytes(value: number): number[] {
 const Simd = {
   load: 0x00,
   load32Splat: 0x09,
+  i8x16Shuffle: 0x0d,
   store: 0x0b,
   const: 0x0c,
   f32x4Splat: 0x13,
@@ -161,6 +162,13 @@ export class WasmFunction {
   }
   v128Zero(): this {
     return this.simd(Simd.const, ...new Array<number>(16).fill(0));
+  }
+  /**
+   * `i8x16.shuffle` written with 32-bit lanes: lane i of the result is lane `lanes[i]` of (a, b), lanes 0-3
+   * being a's and 4-7 b's.
+   */
+  i32x4Shuffle(lanes: [number, number, number, number]): this {
+    return this.simd(Simd.i8x16Shuffle, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
   }
   /** `v128.bitselect`: (a, b, mask) -> a where mask bits are set, else b. */
   v128Bitselect(): this {

@@ -1,4 +1,4 @@
-import { F32, I32, V128, WasmFunction, encodeModule } from './encoder.js';
+import { F32, I32, V128, WasmFunction } from './encoder.js';
 
 /**
  * otsr's SIMD GEMM for the wasm backend: C[rows x cols] (=|+=) A·B, where each row of A is gathered from
@@ -42,7 +42,7 @@ const ACCUMULATE = 4;
  * Tiles past the last row repeat the last row (same values, stored to the same place; all loads of `out`
  * precede its stores, so accumulation stays exact).
  */
-function gemmFunction(): WasmFunction {
+export function gemmFunction(): WasmFunction {
   const f = new WasmFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32]);
   const [indirection, segments, segmentLength, aStep, packedB, out, outStride, rows, panels, bias, flags, alpha] =
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
@@ -136,7 +136,7 @@ function gemmFunction(): WasmFunction {
  * lands in a few cache sets and misses (measured: dy read in place, 32 bytes of each row, made the filter
  * gradient slower than packing it with a JS loop, 16.4 vs 17.6 GFLOP/s; packing it here, 21.4).
  */
-function packFunction(): WasmFunction {
+export function packFunction(): WasmFunction {
   const f = new WasmFunction([I32, I32, I32, I32, I32]);
   const [src, rowStride, rows, panels, dst] = [0, 1, 2, 3, 4];
   const panel = f.local(I32);
@@ -156,11 +156,6 @@ function packFunction(): WasmFunction {
   f.get(panel).i32Const(1).i32Add().tee(panel).get(panels).i32LtU().brIf(0);
   f.end();
   return f;
-}
-
-/** The kernels' module, for an unshared heap or a shared one (tfjs's multi-threaded wasm build). */
-export function gemmModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
-  return encodeModule({ gemm: gemmFunction(), pack: packFunction() }, { importMemory: { shared } });
 }
 
 /** One GEMM call; addresses are byte offsets on the heap the kernel was instantiated on. */
@@ -187,62 +182,26 @@ export interface GemmCall {
   accumulate?: boolean;
 }
 
-type KernelExport = (...args: number[]) => void;
-
-/** The GEMM kernel, instantiated on one wasm memory (one per TF.js wasm backend). */
-export class SimdGemm {
-  private constructor(
-    readonly memory: WebAssembly.Memory,
-    private readonly gemm: KernelExport,
-    private readonly packRows: KernelExport,
-  ) {}
-
-  private static readonly byMemory = new WeakMap<WebAssembly.Memory, SimdGemm>();
-  private static readonly modules = new Map<boolean, WebAssembly.Module>();
-
-  /** The kernel on `memory` (compiled once per process, instantiated once per memory). */
-  static on(memory: WebAssembly.Memory): SimdGemm {
-    let kernel = SimdGemm.byMemory.get(memory);
-    if (kernel === undefined) {
-      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-      let module = SimdGemm.modules.get(shared);
-      if (module === undefined) SimdGemm.modules.set(shared, (module = new WebAssembly.Module(gemmModuleBytes(shared))));
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
-      kernel = new SimdGemm(memory, instance.exports.gemm as KernelExport, instance.exports.pack as KernelExport);
-      SimdGemm.byMemory.set(memory, kernel);
-    }
-    return kernel;
-  }
-
-  /**
-   * Packs `rows` rows of a row-major matrix at byte address `src` (`rowStride` floats apart; `cols`, a multiple
-   * of 8, of them) into panels at `dst` (see {@link packPanels}, which also handles partial panels).
-   */
-  pack(src: number, rowStride: number, rows: number, cols: number, dst: number): void {
-    if (cols % TILE_COLS !== 0 || cols <= 0) throw new Error(`pack: cols ${cols} is not a positive multiple of ${TILE_COLS}`);
-    if (rows > 0) this.packRows(src, rowStride * F, rows, cols / TILE_COLS, dst);
-  }
-
-  run(call: GemmCall): void {
-    const { segments, segmentLength, rows, cols } = call;
-    if (cols % TILE_COLS !== 0 || cols <= 0) throw new Error(`gemm: cols ${cols} is not a positive multiple of ${TILE_COLS}`);
-    if (segments < 1 || segmentLength < 1 || rows < 1) throw new Error(`gemm: empty problem (${rows} rows, ${segments} x ${segmentLength})`);
-    const flags = ACTIVATION_CODE[call.activation ?? 'linear'] | (call.accumulate ? ACCUMULATE : 0);
-    this.gemm(
-      call.indirection,
-      segments,
-      segmentLength,
-      call.aStep ?? F,
-      call.packedB,
-      call.out,
-      call.outStride,
-      rows,
-      cols / TILE_COLS,
-      call.bias ?? 0,
-      flags,
-      call.alpha ?? 0,
-    );
-  }
+/** The arguments of the `gemm` export for `call` (checked). */
+export function gemmArguments(call: GemmCall): number[] {
+  const { segments, segmentLength, rows, cols } = call;
+  if (cols % TILE_COLS !== 0 || cols <= 0) throw new Error(`gemm: cols ${cols} is not a positive multiple of ${TILE_COLS}`);
+  if (segments < 1 || segmentLength < 1 || rows < 1) throw new Error(`gemm: empty problem (${rows} rows, ${segments} x ${segmentLength})`);
+  const flags = ACTIVATION_CODE[call.activation ?? 'linear'] | (call.accumulate ? ACCUMULATE : 0);
+  return [
+    call.indirection,
+    segments,
+    segmentLength,
+    call.aStep ?? F,
+    call.packedB,
+    call.out,
+    call.outStride,
+    rows,
+    cols / TILE_COLS,
+    call.bias ?? 0,
+    flags,
+    call.alpha ?? 0,
+  ];
 }
 
 /**

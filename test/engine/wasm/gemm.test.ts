@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type GemmActivation, SimdGemm, TILE_COLS, packPanels } from '../../../src/engine/wasm/gemm.js';
+import { type GemmActivation, TILE_COLS, packPanels } from '../../../src/engine/wasm/gemm.js';
+import { SimdKernels } from '../../../src/engine/wasm/kernels.js';
 import { Rng } from '../../../src/util/rng.js';
 
 /** A bump allocator over a fresh memory, in floats. */
@@ -56,7 +57,7 @@ function check(c: Case, rng: Rng): void {
   const before = rng.normals(rows * stride);
   heap.set(before, out);
 
-  SimdGemm.on(memory).run({
+  SimdKernels.on(memory).gemm({
     indirection: table * 4,
     segments,
     segmentLength: len,
@@ -113,14 +114,14 @@ test('the SIMD GEMM matches a float64 reference: ragged rows, gathered and strid
   for (const c of cases) check(c, rng);
 });
 
-test('SimdGemm.pack packs whole panels as packPanels does', () => {
+test('SimdKernels.pack packs whole panels as packPanels does', () => {
   const { memory, heap, alloc } = heapOf(4096);
   const rng = new Rng(3);
   const [rows, cols, stride] = [13, 24, 29];
   const src = alloc(rows * stride);
   heap.set(rng.normals(rows * stride), src);
   const [viaWasm, viaJs] = [alloc(rows * cols), alloc(rows * cols)];
-  SimdGemm.on(memory).pack(src * 4, stride, rows, cols, viaWasm * 4);
+  SimdKernels.on(memory).pack(src * 4, stride, rows, cols, viaWasm * 4);
   packPanels(heap, src, stride, rows, cols, viaJs);
   assert.deepEqual(heap.subarray(viaWasm, viaWasm + rows * cols), heap.subarray(viaJs, viaJs + rows * cols));
 });
@@ -132,9 +133,9 @@ test('packPanels zero-fills the columns past n', () => {
   assert.deepEqual([...heap.subarray(16, 16 + 3 * TILE_COLS)], [1, 2, 3, 0, 0, 0, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 7, 8, 9, 0, 0, 0, 0, 0]);
 });
 
-test('SimdGemm refuses column counts that are not whole panels', () => {
+test('the GEMM refuses column counts that are not whole panels', () => {
   const { memory } = heapOf(16);
-  assert.throws(() => SimdGemm.on(memory).run({ indirection: 0, segments: 1, segmentLength: 1, packedB: 0, out: 0, outStride: 8, rows: 1, cols: 6 }), /multiple of 8/);
+  assert.throws(() => SimdKernels.on(memory).gemm({ indirection: 0, segments: 1, segmentLength: 1, packedB: 0, out: 0, outStride: 8, rows: 1, cols: 6 }), /multiple of 8/);
 });
 
 test('the SIMD GEMM runs on a shared memory too (the multi-threaded wasm build)', () => {
@@ -144,6 +145,6 @@ test('the SIMD GEMM runs on a shared memory too (the multi-threaded wasm build)'
   heap.set([1, 2], 16); // A: one row, one segment of 2
   ints[0] = 16 * 4;
   heap.set([1, 1, 1, 1, 1, 1, 1, 1, 10, 10, 10, 10, 10, 10, 10, 10], 32); // packed B: 2 x 8
-  SimdGemm.on(memory).run({ indirection: 0, segments: 1, segmentLength: 2, packedB: 32 * 4, out: 64 * 4, outStride: 8, rows: 1, cols: 8 });
+  SimdKernels.on(memory).gemm({ indirection: 0, segments: 1, segmentLength: 2, packedB: 32 * 4, out: 64 * 4, outStride: 8, rows: 1, cols: 8 });
   assert.deepEqual([...heap.subarray(64, 72)], new Array(8).fill(21));
 });
