@@ -35,13 +35,13 @@ interface Measured {
   cpuMs: number;
 }
 
-type ConvBackprop = 'Conv2DBackpropInput' | 'Conv2DBackpropFilter';
+type ConvKernel = 'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter';
 
 export interface KernelRow {
-  kernel: 'Conv2D' | WasmTrainingKernel;
+  kernel: WasmTrainingKernel;
   shape: ConvShape;
   gflop: number;
-  /** tfjs-backend-wasm's own kernel; null where it has none. Conv2D is stock in both columns. */
+  /** tfjs-backend-wasm's own kernel (XNNPACK's conv for Conv2D); null where it has none. */
   stock: Timing | null;
   otsr: Timing;
   /** Conv2DBackpropFilter: DESIGN.md's first method (one conv with dy as the filter), for comparison. */
@@ -161,7 +161,7 @@ function relError(actual: Float32Array, expected: Float32Array): number {
 }
 
 /** Error of otsr's wasm kernels against cpu on `s` at reduced batch and size (same channels, filter, stride). */
-async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<ConvBackprop, number>> {
+async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<ConvKernel, number>> {
   const small = { ...s, batch: 1, size: Math.min(s.size, 9) };
   const out = Math.ceil(small.size / small.stride);
   const xv = rng.normals(small.size * small.size * s.inC);
@@ -175,23 +175,31 @@ async function kernelErrors(s: ConvShape, rng: Rng): Promise<Record<ConvBackprop
       const dy = tf.tensor4d(dyv, [1, out, out, s.outC]);
       const dx = run('Conv2DBackpropInput', { dy, filter: w }, { ...attrsFor(s), inputShape: x.shape });
       const dw = run('Conv2DBackpropFilter', { x, dy }, { ...attrsFor(s), filterShape: w.shape });
-      return { dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
+      const y = run('Conv2D', { x, filter: w }, { ...attrsFor(s), dilations: 1 });
+      return { y: y.dataSync() as Float32Array, dx: dx.dataSync() as Float32Array, dw: dw.dataSync() as Float32Array };
     });
   };
   const ref = await compute('cpu');
   const ours = await compute('wasm');
-  return { Conv2DBackpropInput: relError(ours.dx, ref.dx), Conv2DBackpropFilter: relError(ours.dw, ref.dw) };
+  return {
+    Conv2D: relError(ours.y, ref.y),
+    Conv2DBackpropInput: relError(ours.dx, ref.dx),
+    Conv2DBackpropFilter: relError(ours.dw, ref.dw),
+  };
 }
 
-/** Times tfjs-backend-wasm's own kernel `name` (one run, no warm-up: the stock dX is a naive loop). */
-function timeStock(name: WasmTrainingKernel, inputs: Record<string, tf.Tensor>, attrs: object): Measured | undefined {
+/**
+ * Times tfjs-backend-wasm's own kernel `name`: one run, no warm-up (the stock dX is a naive loop), unless
+ * `reps` is given.
+ */
+function timeStock(name: WasmTrainingKernel, inputs: Record<string, tf.Tensor>, attrs: object, reps?: number): Measured | undefined {
   const stock = stockWasmKernel(name, tf.backend());
   if (stock === undefined) return undefined;
   const call = () =>
     tf.engine().makeTensorFromTensorInfo(
       stock({ inputs, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo,
     );
-  return timeKernel(call, 1, false);
+  return reps === undefined ? timeKernel(call, 1, false) : timeKernel(call, reps);
 }
 
 /**
@@ -214,7 +222,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   for (const s of layers) {
     checkAbort(options.signal);
     const errors = await kernelErrors(s, rng);
-    maxRelError = Math.max(maxRelError, errors.Conv2DBackpropInput, errors.Conv2DBackpropFilter);
+    maxRelError = Math.max(maxRelError, errors.Conv2D, errors.Conv2DBackpropInput, errors.Conv2DBackpropFilter);
     await initBackend('wasm');
     const gflop = convGflop(s);
     const timing = (m: Measured): Timing => ({ ms: round(m.ms, 2), gflops: round(gflop / (m.ms / 1000), 2), cpuMs: round(m.cpuMs, 2) });
@@ -223,8 +231,17 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     const w = tf.tensor4d(rng.normals(s.k * s.k * s.inC * s.outC), [s.k, s.k, s.inC, s.outC]);
     const dy = tf.tensor4d(rng.normals(s.batch * out * out * s.outC), [s.batch, out, out, s.outC]);
     try {
-      const fwd = timing(timeKernel(() => tf.conv2d(x, w, s.stride, 'same'), reps));
-      kernels.push({ kernel: 'Conv2D', shape: s, gflop: round(gflop, 4), stock: fwd, otsr: fwd, relError: 0 });
+      const fwdAttrs = { ...attrsFor(s), dilations: 1 };
+      const stockFwd = timeStock('Conv2D', { x, filter: w }, fwdAttrs, reps);
+      const ourFwd = timeKernel(() => run('Conv2D', { x, filter: w }, fwdAttrs), reps);
+      kernels.push({
+        kernel: 'Conv2D',
+        shape: s,
+        gflop: round(gflop, 4),
+        stock: stockFwd === undefined ? null : timing(stockFwd),
+        otsr: timing(ourFwd),
+        relError: errors.Conv2D,
+      });
 
       const dxAttrs = { ...attrsFor(s), inputShape: x.shape };
       const stockDx = timeStock('Conv2DBackpropInput', { dy, filter: w }, dxAttrs);
@@ -247,7 +264,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
         try {
           convMethod = timing(timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps));
         } finally {
-          setFilterGradStrategy('patches');
+          setFilterGradStrategy('auto');
         }
       }
       kernels.push({
@@ -368,12 +385,13 @@ export function formatEngineBench(r: EngineBenchResult): string {
       k.otsr.ms.toFixed(1),
       k.otsr.gflops.toFixed(1),
       k.otsr.cpuMs.toFixed(1),
-      k.stock && k.kernel !== 'Conv2D' ? `${(k.stock.ms / k.otsr.ms).toFixed(1)}x` : '-',
-      k.kernel === 'Conv2D' || k.kernel === 'Sum' ? '-' : k.relError.toExponential(1),
+      k.stock ? `${(k.stock.ms / k.otsr.ms).toFixed(1)}x` : '-',
+      k.kernel === 'Sum' ? '-' : k.relError.toExponential(1),
     ]);
   }
   const convRows = r.kernels.filter((k) => k.convMethod);
-  const fwd = r.kernels.filter((k) => k.kernel === 'Conv2D' && k.shape.inC >= 16 && k.shape.outC >= 16).map((k) => k.otsr.gflops);
+  const wide = r.kernels.filter((k) => k.kernel === 'Conv2D' && k.shape.inC >= 16 && k.shape.outC >= 16);
+  const share = (g: number) => `${((100 * g) / r.simdPeak.gflops).toFixed(0)}%`;
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
   const e = r.edsrStep;
@@ -394,6 +412,8 @@ export function formatEngineBench(r: EngineBenchResult): string {
     `max relative error vs cpu: ${r.maxRelError.toExponential(2)}`,
     `wasm SIMD ceiling on one core (f32x4 mul+add, no memory): ${r.simdPeak.gflops.toFixed(1)} GFLOP/s; ` +
       `the EDSR step runs at ${((100 * e.gflops) / r.simdPeak.gflops).toFixed(0)}% of it` +
-      (fwd.length ? `, the stock forward conv at ${fwd.map((g) => `${((100 * g) / r.simdPeak.gflops).toFixed(0)}%`).join('/')}` : ''),
+      (wide.length
+        ? `, the forward conv at ${wide.map((k) => share(k.otsr.gflops)).join('/')} (XNNPACK's: ${wide.map((k) => (k.stock ? share(k.stock.gflops) : '-')).join('/')})`
+        : ''),
   ].join('\n');
 }
