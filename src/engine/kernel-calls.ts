@@ -8,8 +8,12 @@ export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
-  /** The Emscripten module; its `asm.memory` is the heap every tensor lives on. */
-  wasm?: { asm?: { memory?: unknown } };
+  /**
+   * The Emscripten module. The heap every tensor lives on is exported by the single-threaded build
+   * (`asm.memory`) and created in JS, shared, by the multi-threaded one (`wasmMemory`; browsers use it
+   * when the page is cross-origin isolated).
+   */
+  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
 }
 
 /**
@@ -64,7 +68,7 @@ export class KernelCalls {
 
   /** otsr's SIMD kernels on this backend's heap. */
   simd(): SimdKernels {
-    const memory = this.backend.wasm?.asm?.memory;
+    const memory = this.backend.wasm?.asm?.memory ?? this.backend.wasm?.wasmMemory;
     if (!(memory instanceof WebAssembly.Memory)) throw new Error(`backend ${this.backendName} has no wasm heap for otsr's SIMD kernels`);
     return SimdKernels.on(memory);
   }
