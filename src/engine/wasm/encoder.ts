@@ -53,6 +53,7 @@ const Simd = {
   f32x4Add: 0xe4,
   f32x4Mul: 0xe6,
   f32x4Max: 0xe9,
+  f32x4RelaxedMadd: 0x105,
 } as const;
 
 /**
@@ -185,6 +186,13 @@ export class WasmFunction {
   }
   f32x4Mul(): this {
     return this.simd(Simd.f32x4Mul);
+  }
+  /**
+   * `f32x4.relaxed_madd` (relaxed SIMD): (a, b, c) -> a·b + c, fused or not as the CPU does it. V8 emits one
+   * FMA instruction where the CPU has FMA.
+   */
+  f32x4RelaxedMadd(): this {
+    return this.simd(Simd.f32x4RelaxedMadd);
   }
   f32x4Max(): this {
     return this.simd(Simd.f32x4Max);

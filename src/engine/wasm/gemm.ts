@@ -11,12 +11,13 @@ import { F32, I32, V128, WasmFunction } from './encoder.js';
  * - filter gradient: a row is a (tap, input channel), a segment one output row's run of the channel-first
  *   input (every stride-th element), and B is dy.
  *
- * Why not XNNPACK: on this machine's core (no FMA in wasm SIMD, so every multiply-add is two instructions)
- * the stock conv reaches ~50% of the SIMD ceiling. This micro-kernel computes a 4 x 8 tile per step of the
- * contraction with one load per row (`v128.load32_splat`), two loads of B and 16 arithmetic instructions, so
- * its 8 accumulators plus the 6 loaded vectors fit the 15 SIMD registers V8 allocates: measured ~1.2-1.3x
- * XNNPACK's GEMM on the same shapes. Unrolling the contraction loop made it *slower* (V8 hoists the loads of
- * every unrolled step, and the extra live vectors spill); wider tiles spill too.
+ * Why not XNNPACK: tfjs-backend-wasm 4.22's conv reaches ~50% of this core's SIMD ceiling. This micro-kernel
+ * computes a 4 x 8 tile per step of the contraction with one load per row (`v128.load32_splat`), two loads
+ * of B and 8 multiply-adds, so its 8 accumulators plus the 6 loaded vectors fit the 15 SIMD registers V8
+ * allocates. A multiply-add is one `f32x4.relaxed_madd` (an FMA) where the engine has relaxed SIMD, else a
+ * multiply and an add. Measured on 64-channel 3x3 convs: ~1.25x XNNPACK with mul + add, ~1.6x with FMA.
+ * Unrolling the contraction loop made it *slower* (V8 hoists the loads of every unrolled step, and the
+ * extra live vectors spill); taller or wider tiles spill too (5 x 8, 6 x 8, 3 x 12; 2 x 16 was within 5%).
  */
 
 /** Rows and columns of the register tile. */
@@ -42,7 +43,7 @@ const ACCUMULATE = 4;
  * Tiles past the last row repeat the last row (same values, stored to the same place; all loads of `out`
  * precede its stores, so accumulation stays exact).
  */
-export function gemmFunction(): WasmFunction {
+export function gemmFunction(options: { fma: boolean }): WasmFunction {
   const f = new WasmFunction([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32]);
   const [indirection, segments, segmentLength, aStep, packedB, out, outStride, rows, panels, bias, flags, alpha] =
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
@@ -85,8 +86,11 @@ export function gemmFunction(): WasmFunction {
   f.get(b).v128Load(16).set(b1);
   for (let r = 0; r < TILE_ROWS; r++) {
     f.get(a[r]!).v128Load32Splat().set(splat);
-    f.get(accAt(r, 0)).get(splat).get(b0).f32x4Mul().f32x4Add().set(accAt(r, 0));
-    f.get(accAt(r, 1)).get(splat).get(b1).f32x4Mul().f32x4Add().set(accAt(r, 1));
+    for (const [half, bv] of [[0, b0], [1, b1]] as const) {
+      const v = accAt(r, half);
+      if (options.fma) f.get(splat).get(bv).get(v).f32x4RelaxedMadd().set(v);
+      else f.get(v).get(splat).get(bv).f32x4Mul().f32x4Add().set(v);
+    }
   }
   for (let r = 0; r < TILE_ROWS; r++) f.get(a[r]!).get(aStep).i32Add().set(a[r]!);
   f.get(b).i32Const(TILE_COLS * F).i32Add().set(b);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type GemmActivation, TILE_COLS, packPanels } from '../../../src/engine/wasm/gemm.js';
-import { SimdKernels } from '../../../src/engine/wasm/kernels.js';
+import { SimdKernels, enableRelaxedSimdInNode, relaxedSimdSupported } from '../../../src/engine/wasm/kernels.js';
 import { Rng } from '../../../src/util/rng.js';
 
 /** A bump allocator over a fresh memory, in floats. */
@@ -34,7 +34,7 @@ interface Case {
  * Runs one case on random data whose segments lie at scattered places (some rows share a segment, as padding
  * taps share one zero run) and compares with a float64 reference.
  */
-function check(c: Case, rng: Rng): void {
+function check(c: Case, rng: Rng, fma: boolean): void {
   const { rows, segments, segmentLength: len, cols } = c;
   const stride = c.outStride ?? cols;
   const k = segments * len;
@@ -57,7 +57,7 @@ function check(c: Case, rng: Rng): void {
   const before = rng.normals(rows * stride);
   heap.set(before, out);
 
-  SimdKernels.on(memory).gemm({
+  SimdKernels.on(memory, { fma }).gemm({
     indirection: table * 4,
     segments,
     segmentLength: len,
@@ -92,10 +92,10 @@ function check(c: Case, rng: Rng): void {
       worst = Math.max(worst, Math.abs(got - sum) / (1 + Math.abs(sum)));
     }
   }
-  assert.ok(worst < 1e-5, `${JSON.stringify(c)}: max error ${worst}`);
+  assert.ok(worst < 1e-5, `${JSON.stringify(c)}, fma ${fma}: max error ${worst}`);
 }
 
-test('the SIMD GEMM matches a float64 reference: ragged rows, gathered and strided segments, bias, activations, accumulation', () => {
+test('the SIMD GEMM matches a float64 reference: ragged rows, gathered and strided segments, bias, activations, accumulation', async () => {
   const rng = new Rng(11);
   const cases: Case[] = [
     { rows: 1, segments: 1, segmentLength: 1, cols: 8 },
@@ -111,7 +111,10 @@ test('the SIMD GEMM matches a float64 reference: ragged rows, gathered and strid
     { rows: 7, segments: 3, segmentLength: 5, cols: 16, aStep: 3 },
     { rows: 6, segments: 5, segmentLength: 4, cols: 16, aStep: 2, bias: true, activation: 'relu', accumulate: true },
   ];
-  for (const c of cases) check(c, rng);
+  await enableRelaxedSimdInNode();
+  assert.ok(relaxedSimdSupported(), 'relaxed SIMD is on after enabling it');
+  // Both variants: multiply + add, and FMA (relaxed_madd), which otsr uses wherever the engine has it.
+  for (const fma of [false, true]) for (const c of cases) check(c, rng, fma);
 });
 
 test('SimdKernels.pack packs whole panels as packPanels does', () => {
