@@ -1,7 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { filterGradGeometry } from './conv-geometry.js';
-import { columnGroup } from './conv-forward.js';
 import type { KernelCalls } from './kernel-calls.js';
 import { TILE_COLS, packPanels } from './wasm/gemm.js';
 
@@ -86,7 +85,7 @@ function unpadColumns(calls: KernelCalls, acc: TensorInfo, filterShape: [number,
 
 /**
  * `acc` (=|+=) A·B on otsr's GEMM, for A rows whose segment addresses `fillTable` writes ([rows][segments])
- * and B in packed panels, in column groups whose B stays in cache.
+ * and B in packed panels.
  */
 function gemmInto(
   calls: KernelCalls,
@@ -97,25 +96,18 @@ function gemmInto(
 ): void {
   const table = calls.empty([a.rows * a.segments], 'int32');
   a.fillTable(calls.backend.typedArrayFromHeap(table) as Int32Array);
-  const cols = acc.shape[1]!;
-  const k = a.segments * a.segmentLength;
-  const group = columnGroup(k, cols);
-  const [tableAddress, outAddress] = [calls.address(table), calls.address(acc)];
-  const simd = calls.simd();
-  for (let c0 = 0; c0 < cols; c0 += group) {
-    simd.gemm({
-      indirection: tableAddress,
-      segments: a.segments,
-      segmentLength: a.segmentLength,
-      aStep: a.step,
-      packedB: calls.address(packedB) + c0 * k * 4,
-      out: outAddress + c0 * 4,
-      outStride: cols,
-      rows: a.rows,
-      cols: Math.min(group, cols - c0),
-      accumulate,
-    });
-  }
+  calls.simd().gemm({
+    indirection: calls.address(table),
+    segments: a.segments,
+    segmentLength: a.segmentLength,
+    aStep: a.step,
+    packedB: calls.address(packedB),
+    out: calls.address(acc),
+    outStride: acc.shape[1]!,
+    rows: a.rows,
+    cols: acc.shape[1]!,
+    accumulate,
+  });
   calls.free(table);
 }
 

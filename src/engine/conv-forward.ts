@@ -12,15 +12,6 @@ export interface ConvEpilogue {
   leakyreluAlpha?: number;
 }
 
-/** Bytes of packed B one GEMM call streams per row tile: half of a typical 512 KiB L2. */
-const B_BYTES_PER_CALL = 256 * 1024;
-
-/** Output columns per GEMM call (whole panels) so that a call's packed B fits {@link B_BYTES_PER_CALL}. */
-export function columnGroup(contraction: number, cols: number): number {
-  const panels = Math.max(1, Math.floor(B_BYTES_PER_CALL / (contraction * TILE_COLS * 4)));
-  return Math.min(cols, panels * TILE_COLS);
-}
-
 /**
  * A forward NHWC conv2d (any stride, padding, dilation, channel counts) on otsr's SIMD GEMM: each output pixel is a row
  * whose fh·fw segments are the Cin channels of the input pixel under each tap, or a run of zeros where the
@@ -69,25 +60,19 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
       }
     }
   }
-  const [tableAddress, packedAddress, outAddress] = [calls.address(table), calls.address(packed), calls.address(wide)];
-  const biasAddress = bias === undefined ? 0 : calls.address(bias);
-  // Column groups whose packed filter stays in L2 while every row tile streams it.
-  const group = columnGroup(taps * inC, cols);
-  for (let c0 = 0; c0 < cols; c0 += group) {
-    simd.gemm({
-      indirection: tableAddress,
-      segments: taps,
-      segmentLength: inC,
-      packedB: packedAddress + c0 * taps * inC * 4,
-      out: outAddress + c0 * 4,
-      outStride: cols,
-      rows,
-      cols: Math.min(group, cols - c0),
-      bias: biasAddress === 0 ? 0 : biasAddress + c0 * 4,
-      activation: epilogue.activation,
-      alpha: epilogue.leakyreluAlpha,
-    });
-  }
+  simd.gemm({
+    indirection: calls.address(table),
+    segments: taps,
+    segmentLength: inC,
+    packedB: calls.address(packed),
+    out: calls.address(wide),
+    outStride: cols,
+    rows,
+    cols,
+    bias: bias === undefined ? 0 : calls.address(bias),
+    activation: epilogue.activation,
+    alpha: epilogue.leakyreluAlpha,
+  });
   if (padded) {
     const [src, dst] = [calls.view(wide), calls.view(out)];
     for (let r = 0; r < rows; r++) for (let c = 0; c < outC; c++) dst[r * outC + c] = src[r * cols + c]!;

@@ -52,6 +52,9 @@ export async function enableRelaxedSimdInNode(): Promise<void> {
 
 type Export = (...args: number[]) => void;
 
+/** Bytes of packed B one kernel call streams per tile of rows: half of a typical 512 KiB L2. */
+const B_BYTES_PER_CALL = 256 * 1024;
+
 /**
  * otsr's SIMD kernels (wasm/gemm.ts, wasm/layout.ts) instantiated on one wasm memory, the heap of one TF.js
  * wasm backend: they read and write tensors in place. Addresses are byte offsets on that heap.
@@ -87,9 +90,24 @@ export class SimdKernels {
     return kernels;
   }
 
-  /** out (=|+=) A·B; see {@link GemmCall}. */
+  /**
+   * out (=|+=) A·B; see {@link GemmCall}. The kernel streams a call's packed B for every tile of rows, so wide
+   * problems run as column groups whose B fits {@link B_BYTES_PER_CALL}.
+   */
   gemm(call: GemmCall): void {
-    this.exports.gemm(...gemmArguments(call));
+    const k = call.segments * call.segmentLength;
+    const group = Math.min(call.cols, Math.max(1, Math.floor(B_BYTES_PER_CALL / (k * TILE_COLS * 4))) * TILE_COLS);
+    for (let c0 = 0; c0 < call.cols; c0 += group) {
+      this.exports.gemm(
+        ...gemmArguments({
+          ...call,
+          packedB: call.packedB + c0 * k * 4,
+          out: call.out + c0 * 4,
+          cols: Math.min(group, call.cols - c0),
+          bias: call.bias ? call.bias + c0 * 4 : 0,
+        }),
+      );
+    }
   }
 
   /**
