@@ -5,6 +5,7 @@ import { type WasmTrainingKernel, setFilterGradStrategy, stockWasmKernel } from 
 import { CancelledError } from '../errors.js';
 import { Edsr } from '../nn/edsr.js';
 import { Rng } from '../util/rng.js';
+import { type GemmSpeed, measureGemmSpeed } from './gemm-speed.js';
 import { measureSimdPeak } from './simd-peak.js';
 import { type BenchMachine, benchMachine, formatMachine } from './machine.js';
 
@@ -60,6 +61,8 @@ export interface EngineBenchResult {
    * yardstick for every GFLOP/s above, which differ several-fold between CPUs for the same code.
    */
   simdPeak: { gflops: number };
+  /** otsr's GEMM alone on the 64-channel conv's shape (src/bench/gemm-speed.ts), multiply + add and FMA. */
+  gemm: GemmSpeed;
   machine: BenchMachine;
   date: string;
   backend: 'wasm';
@@ -300,12 +303,14 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   checkAbort(options.signal);
   const edsrStep = await benchEdsrStep(quick, steps, options, progress);
   const peak = await measureSimdPeak(quick ? { iterations: 1_000_000, runs: 1 } : {});
-  progress('SIMD peak');
+  const gemm = measureGemmSpeed(quick ? { rows: 64, runs: 1 } : {});
+  progress('SIMD peak and GEMM');
   return {
     kernels,
     edsrStep,
     maxRelError,
     simdPeak: { gflops: round(peak.gflops, 2) },
+    gemm,
     machine: benchMachine(loadavgBefore),
     date: new Date().toISOString(),
     backend: 'wasm',
@@ -410,6 +415,8 @@ export function formatEngineBench(r: EngineBenchResult): string {
       : []),
     `EDSR training step: ${e.ms.toFixed(1)} ms median of ${e.timedSteps} (${e.gflop.toFixed(2)} GFLOP, ${e.gflops.toFixed(1)} GFLOP/s; CPU ${e.cpuMs.toFixed(0)} ms); steps: ${e.allMs.join(', ')} ms`,
     `max relative error vs cpu: ${r.maxRelError.toExponential(2)}`,
+    `otsr's GEMM alone (${r.gemm.shape.rows} x ${r.gemm.shape.segments * r.gemm.shape.segmentLength} x ${r.gemm.shape.cols}): ` +
+      `${r.gemm.mulAdd.toFixed(1)} GFLOP/s with multiply + add, ${r.gemm.fma === null ? 'no relaxed SIMD here' : `${r.gemm.fma.toFixed(1)} with FMA`}`,
     `wasm SIMD ceiling on one core (f32x4 mul+add, no memory): ${r.simdPeak.gflops.toFixed(1)} GFLOP/s; ` +
       `the EDSR step runs at ${((100 * e.gflops) / r.simdPeak.gflops).toFixed(0)}% of it` +
       (wide.length
