@@ -84,6 +84,22 @@ function unpadColumns(calls: KernelCalls, acc: TensorInfo, filterShape: [number,
 }
 
 /**
+ * Rows first .. first+count-1 of `matrix` seen as [rows, C] (C its last axis), packed into GEMM panels
+ * (zero-padded to whole panels): SIMD copies where C fills whole panels, else a JS loop.
+ */
+function packedRows(calls: KernelCalls, matrix: TensorInfo, first: number, count: number): TensorInfo {
+  const cols = matrix.shape[matrix.shape.length - 1]!;
+  const packed = calls.empty([roundUp(cols) * count]);
+  if (cols % TILE_COLS === 0) {
+    calls.simd().pack(calls.address(matrix) + first * cols * 4, cols, count, cols, calls.address(packed));
+  } else {
+    const { heap, at } = calls.heap(matrix, packed);
+    packPanels(heap, at[0]! + first * cols, cols, count, cols, at[1]!);
+  }
+  return packed;
+}
+
+/**
  * `acc` (=|+=) A·B on otsr's GEMM, for A rows whose segment addresses `fillTable` writes ([rows][segments])
  * and B in packed panels.
  */
@@ -207,15 +223,8 @@ function patchesBlock(
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const [gridH, gridW] = [gridSize(gh), gridSize(gw)];
   const k = block.nb * block.nr * ow;
-  // The block's dy rows are contiguous; packed into panels (SIMD copies where Cout fills whole panels).
-  const firstDyRow = (block.b0 * oh + block.r0) * ow;
-  const packed = calls.empty([roundUp(outC) * k]);
-  if (outC % TILE_COLS === 0) {
-    calls.simd().pack(calls.address(dy) + firstDyRow * outC * 4, outC, k, outC, calls.address(packed));
-  } else {
-    const { heap, at } = calls.heap(dy, packed);
-    packPanels(heap, at[0]! + firstDyRow * outC, outC, k, outC, at[1]!);
-  }
+  // The block's dy rows are contiguous: they are B's rows.
+  const packed = packedRows(calls, dy, (block.b0 * oh + block.r0) * ow, k);
   const base = calls.address(xt);
   const a = {
     rows: fh * fw * inC,
@@ -269,14 +278,7 @@ function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, in
   blocks.forEach((block, n) => {
     // x rows (b, i) of the block are contiguous in x: they are B's rows.
     const k = block.nb * block.nr * inW;
-    const first = (block.b0 * inH + block.r0) * inW;
-    const packed = calls.empty([cols * k]);
-    if (inC % TILE_COLS === 0) {
-      calls.simd().pack(calls.address(x) + first * inC * 4, inC, k, inC, calls.address(packed));
-    } else {
-      const { heap, at } = calls.heap(x, packed);
-      packPanels(heap, at[0]! + first * inC, inC, k, inC, at[1]!);
-    }
+    const packed = packedRows(calls, x, (block.b0 * inH + block.r0) * inW, k);
     const base = calls.address(dyPad);
     const a = {
       rows: taps * outC,
