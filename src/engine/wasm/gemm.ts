@@ -17,7 +17,8 @@ import { F32, I32, V128, WasmFunction } from './encoder.js';
  * allocates. A multiply-add is one `f32x4.relaxed_madd` (an FMA) where the engine has relaxed SIMD, else a
  * multiply and an add. Measured on 64-channel 3x3 convs: ~1.25x XNNPACK with mul + add, ~1.6x with FMA.
  * Unrolling the contraction loop made it *slower* (V8 hoists the loads of every unrolled step, and the
- * extra live vectors spill); taller or wider tiles spill too (5 x 8, 6 x 8, 3 x 12; 2 x 16 was within 5%).
+ * extra live vectors spill); taller or wider tiles spill too (5 x 8, 6 x 8, 3 x 16; 2 x 16 and 3 x 12 were
+ * within 5% of 4 x 8).
  */
 
 /** Rows and columns of the register tile. */
