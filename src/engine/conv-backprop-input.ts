@@ -6,7 +6,8 @@ import type { KernelCalls } from './kernel-calls.js';
 type TensorInfo = tf.TensorInfo;
 
 /**
- * The input gradient of an NHWC conv2d (any stride, padding, dilation), from XNNPACK forward convs.
+ * The input gradient of an NHWC conv2d (any stride, padding, dilation), from forward convs (otsr's GEMM
+ * conv, through the Conv2D kernel).
  *
  * Stride 1: one forward conv of `dy` with the filter rotated 180° and its in/out channels swapped.
  * Stride s: each of the s_h·s_w phases of the output rows/columns is such a stride-1 conv with only the

@@ -155,11 +155,11 @@ function sum(args: KernelArgs): tf.TensorInfo {
 }
 
 /**
- * Registers otsr's training kernels for the `wasm` backend: Conv2DBackpropFilter (which tfjs-backend-wasm
- * 4.22 lacks) and a Conv2DBackpropInput built on XNNPACK's forward conv (the stock one is a naive loop,
- * ~10x slower). Both handle every stride, padding and dilation (NHWC). Also a Sum that is fast over leading
- * axes (bias gradients). Idempotent; the stock kernels stay reachable through {@link stockWasmKernel} for
- * benchmarks.
+ * Registers otsr's training kernels for the `wasm` backend, all on otsr's SIMD GEMM (wasm/): Conv2D and
+ * FusedConv2D (XNNPACK's runs at ~60% of their speed here), Conv2DBackpropInput (the stock one is a naive
+ * loop, 10-20x slower) and Conv2DBackpropFilter (which tfjs-backend-wasm 4.22 lacks), for every stride,
+ * padding and dilation (NHWC). Also a Sum that is fast over leading axes (bias gradients). Idempotent; the
+ * stock kernels stay reachable through {@link stockWasmKernel} for benchmarks.
  */
 export function registerWasmTrainingKernels(): void {
   const impls: Record<WasmTrainingKernel, tf.KernelFunc> = {
