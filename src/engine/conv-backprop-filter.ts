@@ -64,23 +64,12 @@ export function conv2dBackpropFilter(
   const acc = calls.empty([filterShape[0] * filterShape[1] * filterShape[2], roundUp(info.outChannels)]);
   contractionBlocks(info).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
   calls.free(xt);
-  return calls.keep(unpadColumns(calls, acc, filterShape));
+  return calls.keep(calls.firstColumns(acc, filterShape[3], [...filterShape]));
 }
 
 /** n rounded up to whole GEMM panels. */
 function roundUp(n: number): number {
   return Math.ceil(n / TILE_COLS) * TILE_COLS;
-}
-
-/** [rows, roundUp(cols)] -> the filter shape (whose last axis is cols), dropping the padding columns. */
-function unpadColumns(calls: KernelCalls, acc: TensorInfo, filterShape: [number, number, number, number]): TensorInfo {
-  const cols = filterShape[3];
-  if (acc.shape[1] === cols) return calls.reshape(acc, [...filterShape]);
-  const stride = acc.shape[1]!;
-  return calls.fromValues([...filterShape], (out) => {
-    const src = calls.view(acc);
-    for (let r = 0; r < acc.shape[0]!; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = src[r * stride + c]!;
-  });
 }
 
 /**

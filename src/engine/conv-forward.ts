@@ -29,8 +29,7 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
   // Output channels in whole panels; a 3-channel (RGB) output is computed 8 wide and copied out.
   const cols = Math.ceil(outC / TILE_COLS) * TILE_COLS;
   const padded = cols !== outC;
-  const out = calls.empty([batch, outH, outW, outC]);
-  const wide = padded ? calls.empty([rows, cols]) : out;
+  const wide = calls.empty([rows, cols]);
   const bias = epilogue.bias === undefined ? undefined : padded ? calls.zeros([cols]) : epilogue.bias;
   const zeros = calls.zeros([inC]);
   const table = calls.empty([rows * taps], 'int32');
@@ -73,9 +72,5 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
     activation: epilogue.activation,
     alpha: epilogue.leakyreluAlpha,
   });
-  if (padded) {
-    const [src, dst] = [calls.view(wide), calls.view(out)];
-    for (let r = 0; r < rows; r++) for (let c = 0; c < outC; c++) dst[r * outC + c] = src[r * cols + c]!;
-  }
-  return out;
+  return calls.firstColumns(wide, outC, [batch, outH, outW, outC]);
 }
