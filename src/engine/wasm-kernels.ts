@@ -39,6 +39,11 @@ export function setFilterGradStrategy(strategy: FilterGradStrategy): void {
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
+/** Runs the stock kernel `name` (one otsr replaced, and still has) on the arguments otsr's was given. */
+function runStock(name: string, args: KernelArgs): tf.TensorInfo {
+  return stockKernel(name, args.backend as object)!(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+}
+
 interface ConvAttrs extends ConvBackpropAttrs {
   activation?: string;
   leakyreluAlpha?: number;
@@ -58,9 +63,7 @@ function forwardConv(name: 'Conv2D' | 'FusedConv2D') {
   return (args: KernelArgs): tf.TensorInfo => {
     const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
     const attrs = args.attrs as unknown as ConvAttrs;
-    if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32') {
-      return stockKernel(name, args.backend as object)!(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
-    }
+    if (attrs.dataFormat === 'NCHW' || x.dtype !== 'float32' || filter.dtype !== 'float32') return runStock(name, args);
     // Conv2D has no epilogue, whatever attributes it is handed.
     const fused = name === 'FusedConv2D';
     const { bias, preluActivationWeights } = (fused ? args.inputs : {}) as Record<string, tf.TensorInfo | undefined>;
@@ -124,9 +127,7 @@ function sum(args: KernelArgs): tf.TensorInfo {
   const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
   const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
-  if (x.dtype !== 'float32' || !leading) {
-    return stockKernel('Sum', args.backend as object)!(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
-  }
+  if (x.dtype !== 'float32' || !leading) return runStock('Sum', args);
   const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
   try {
     const kept = x.shape.slice(axes.length);
@@ -138,9 +139,9 @@ function sum(args: KernelArgs): tf.TensorInfo {
       const partial = calls.empty([cols]);
       const simd = calls.simd();
       const [src, to] = [calls.address(x), calls.address(partial)];
+      const block = calls.view(partial); // no allocation below: the view stays valid
       for (let r0 = 0; r0 < rows; r0 += SUM_BLOCK_ROWS) {
         simd.columnSums(src + r0 * cols * 4, Math.min(SUM_BLOCK_ROWS, rows - r0), cols, to);
-        const block = calls.view(partial);
         for (let c = 0; c < cols; c++) acc[c]! += block[c]!;
       }
     } else {
