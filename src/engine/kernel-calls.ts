@@ -125,10 +125,6 @@ export class KernelCalls {
     });
   }
 
-  concat(xs: TensorInfo[], axis: number): TensorInfo {
-    return this.run('Concat', xs, { axis });
-  }
-
   /** Forward NHWC convolution with explicit padding `[[top, bottom], [left, right]]`. */
   conv2d(
     x: TensorInfo,
