@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { OtsrError } from '../errors.js';
+import { OtsrError, UsageError } from '../errors.js';
 import { registerCommands } from './commands/index.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -13,6 +13,12 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCommands(program);
+  // Added commands do not inherit it: without it, their option errors would exit the process from inside commander.
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   return program;
 }
 
@@ -23,8 +29,9 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    // commander has already printed its one-line message (or the help / version text).
-    if (err instanceof CommanderError) return err.exitCode;
+    // commander has already printed its one-line message (or the help / version text). A bad option is a usage
+    // error like any other: one exit code for them all.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : new UsageError(err.message).exitCode;
     if (err instanceof OtsrError) {
       process.stderr.write(`otsr: ${err.message}\n`);
       return err.exitCode;

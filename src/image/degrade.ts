@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { CancelledError, InputError, OtsrError, UsageError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { refuseOverwritingInputs, sameFile } from '../util/same-file.js';
 import { listImages } from '../data/folder.js';
 import {
   decodeImage,
@@ -196,7 +197,7 @@ export async function degradePaths(input: string, output: string, options: Degra
   if (!inStat.isDirectory()) {
     const outStat = await fsp.stat(output).catch(() => undefined);
     const outFile = outStat?.isDirectory() ? path.join(output, path.parse(input).name + ext) : output;
-    if (path.resolve(outFile) === path.resolve(input)) throw new UsageError(`${outFile}: the output would overwrite the input`);
+    await refuseOverwritingInputs([{ input, output: outFile }], [input]);
     formatForPath(outFile);
     await degradeFile(input, outFile, options);
     options.onProgress?.(1, 1, input);
@@ -204,9 +205,8 @@ export async function degradePaths(input: string, output: string, options: Degra
   }
   const files = await listImages(input);
   if (files.length === 0) throw new InputError(input, 'no image files in the folder');
-  const inRoot = path.resolve(input);
   const outRoot = path.resolve(output);
-  if (outRoot === inRoot) throw new UsageError(`${output}: the output folder must differ from the input folder`);
+  if (await sameFile(output, input)) throw new UsageError(`${output}: the output folder must differ from the input folder`);
   try {
     await fsp.mkdir(output, { recursive: true });
   } catch (err) {

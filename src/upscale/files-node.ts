@@ -1,9 +1,10 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { listImages } from '../data/folder.js';
+import { isImageFile, listImages } from '../data/folder.js';
 import { OtsrError, UsageError } from '../errors.js';
-import { readImage, writeImage, type RgbImage } from '../image/io.js';
+import { formatForPath, readImage, writeImage, type RgbImage } from '../image/io.js';
 import { writeError } from '../util/atomic-write.js';
+import { refuseOverwritingInputs } from '../util/same-file.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
 import { modelRunner, tileCount, upscaleTiles } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
@@ -45,35 +46,58 @@ class LazyPool {
   }
 }
 
-/** Input files -> output paths: one file to a file (or into a folder), many files or folders into a folder. */
+/**
+ * Input files -> output paths: one file to a file (or into a folder), many files or folders into a folder (PNG, the
+ * inputs' names). Everything a user can get wrong about the output is refused here, before a model is loaded or an
+ * image decoded: an output that is an input, a file name for several inputs, an unknown format, a folder that cannot
+ * be written. Nothing is created (upscaleFiles makes the folder when it writes the first image).
+ */
 export async function planOutputs(inputs: string[], out: string): Promise<{ input: string; output: string }[]> {
   const files: string[] = [];
+  let folders = 0;
   for (const input of inputs) {
     const s = await fs.stat(input).catch(() => undefined);
     if (!s) throw new UsageError(`${input}: no such file or folder`);
-    if (s.isDirectory()) files.push(...(await listImages(input)));
-    else files.push(input);
+    if (s.isDirectory()) {
+      folders++;
+      files.push(...(await listImages(input)));
+    } else files.push(input);
   }
   if (files.length === 0) throw new UsageError(`no images found in ${inputs.join(', ')}`);
   const outStat = await fs.stat(out).catch(() => undefined);
-  const single = files.length === 1 && inputs.length === 1 && !(await fs.stat(inputs[0]!)).isDirectory();
+  const single = inputs.length === 1 && folders === 0;
   const intoFolder = !single || outStat?.isDirectory() === true || out.endsWith('/') || out.endsWith(path.sep);
+  let jobs: { input: string; output: string }[];
   if (!intoFolder) {
-    // Checked now, not after minutes of upscaling.
+    formatForPath(out);
     await checkWritableFolder(path.dirname(out), out);
-    return [{ input: files[0]!, output: out }];
+    jobs = [{ input: files[0]!, output: out }];
+  } else {
+    if (outStat && !outStat.isDirectory()) throw new UsageError(`${out}: is a file; ${single ? 'the output' : 'several inputs need an output folder'}`);
+    // `-o result.png` for several inputs would make a folder named result.png: surely not what was meant.
+    if (!outStat && isImageFile(out) && !out.endsWith('/') && !out.endsWith(path.sep)) {
+      throw new UsageError(`${out}: looks like a file name, but ${inputs.length > 1 ? 'several inputs' : 'a folder input'} need an output folder`);
+    }
+    await checkWritableFolder(await nearestExisting(out), out);
+    // Case-insensitive names: A.png and a.png are one file on macOS and Windows.
+    const seen = new Set<string>();
+    jobs = files.map((input) => {
+      const base = path.parse(input).name;
+      let name = `${base}.png`;
+      for (let k = 2; seen.has(name.toLowerCase()); k++) name = `${base}-${k}.png`;
+      seen.add(name.toLowerCase());
+      return { input, output: path.join(out, name) };
+    });
   }
-  await fs.mkdir(out, { recursive: true }).catch((err: unknown) => {
-    throw new OtsrError(`${out}: cannot create the output folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  });
-  await checkWritableFolder(out, out);
-  const seen = new Set<string>();
-  return files.map((input) => {
-    let name = `${path.parse(input).name}.png`;
-    for (let k = 2; seen.has(name); k++) name = `${path.parse(input).name}-${k}.png`;
-    seen.add(name);
-    return { input, output: path.join(out, name) };
-  });
+  await refuseOverwritingInputs(jobs, files);
+  return jobs;
+}
+
+/** `dir` itself, or its closest ancestor that exists: where `mkdir -p dir` will create the first folder. */
+async function nearestExisting(dir: string): Promise<string> {
+  let d = path.resolve(dir);
+  while (!(await fs.stat(d).catch(() => undefined)) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
 }
 
 /** The folder that will receive `output` exists, is a folder and is writable; else one line naming `output`. */
@@ -111,6 +135,9 @@ export async function upscaleFiles(
       }
       const pool = await pools.for(img.width, img.height, options);
       const out = await upscaleRgb(img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
+      await fs.mkdir(path.dirname(job.output), { recursive: true }).catch((err: unknown) => {
+        throw writeError(job.output, err);
+      });
       await writeImage(job.output, out);
       written++;
     }

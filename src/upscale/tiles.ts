@@ -149,6 +149,14 @@ function checkInt(value: number, name: string, min: number): number {
   return value;
 }
 
+/** The tile side and overlap `options` ask for (defaults filled in); UsageError for values the tiler cannot use. */
+export function checkTileOptions(options: Pick<TileOptions, 'tile' | 'overlap'>): { tile: number; overlap: number } {
+  const tile = checkInt(options.tile ?? 256, 'tile', 1);
+  const overlap = checkInt(options.overlap ?? Math.min(16, Math.floor(tile / 4)), 'overlap', 0);
+  if (overlap >= tile) throw new UsageError(`overlap (${overlap}) must be smaller than tile (${tile})`);
+  return { tile, overlap };
+}
+
 /**
  * {@link upscale} with the model behind a {@link TileRunner}. The output depends only on the runner's results for
  * each batch (the batches, the blend and its order of sums are fixed), so runners that compute alike (the same
@@ -160,9 +168,7 @@ export async function upscaleTiles(src: FloatImage, options: TileOptions, runner
   if (!(W >= 1 && H >= 1) || data.length !== W * H * C) {
     throw new OtsrError(`upscale: image data has ${data.length} values, not ${W}x${H}x${C}`);
   }
-  const tile = checkInt(options.tile ?? 256, 'tile', 1);
-  const overlap = checkInt(options.overlap ?? Math.min(16, Math.floor(tile / 4)), 'overlap', 0);
-  if (overlap >= tile) throw new UsageError(`overlap (${overlap}) must be smaller than tile (${tile})`);
+  const { tile, overlap } = checkTileOptions(options);
   const batchSize = checkInt(options.batchSize ?? 1, 'batchSize', 1);
   const concurrency = checkInt(runner.concurrency, 'concurrency', 1);
   let scale = options.scale === undefined ? undefined : checkInt(options.scale, 'scale', 1);

@@ -33,7 +33,9 @@ export function writeError(file: string, err: unknown): OtsrError {
   const problem =
     code === 'ENOENT'
       ? 'the output folder does not exist'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+      : code === 'EROFS'
+        ? 'the output folder is on a read-only file system'
+        : code === 'EACCES' || code === 'EPERM'
         ? 'the output folder is not writable (permission denied)'
         : code === 'ENOSPC'
           ? 'no space left on the device'

@@ -141,7 +141,7 @@ test('--workers 1 and --workers 3 write the same bytes for every odd image (alph
   assert.deepEqual(readdirSync(outs[1]!).sort(), files);
   for (const f of files) assert.ok(readFileSync(path.join(outs[0]!, f)).equals(readFileSync(path.join(outs[1]!, f))), `${f} differs`);
   const zero = await runCliAsync(['upscale', inputs, '-o', at('workers 0'), '--model', model, '--workers', '0']);
-  assert.equal(zero.code, 1);
+  assert.equal(zero.code, 2, 'a usage error');
   assert.match(zero.stderr, /--workers must be an integer/);
   assert.doesNotMatch(zero.stderr, STACK_TRACE);
 });

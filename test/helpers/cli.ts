@@ -2,10 +2,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+// By its file, so that a child started in another folder (a test's `cwd`) finds it too.
+const tsx = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
 /** Runs the CLI from source in a child process, as a user would (exit code, stdout, stderr). */
 export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `${root}src/cli/main.ts`, ...args], {
+  const r = spawnSync(process.execPath, ['--import', tsx, `${root}src/cli/main.ts`, ...args], {
     cwd: options.cwd ?? root,
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 600_000,
@@ -19,7 +21,7 @@ export function runCliAsync(
   options: { cwd?: string; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `${root}src/cli/main.ts`, ...args], {
+    const child = spawn(process.execPath, ['--import', tsx, `${root}src/cli/main.ts`, ...args], {
       cwd: options.cwd ?? root,
       timeout: options.timeoutMs ?? 600_000,
     });
@@ -33,6 +35,6 @@ export function runCliAsync(
 }
 
 /** The CLI's command line (node + tsx + main.ts) for tests that manage the child process themselves. */
-export const cliCommand = { node: process.execPath, args: ['--import', 'tsx', `${root}src/cli/main.ts`] };
+export const cliCommand = { node: process.execPath, args: ['--import', tsx, `${root}src/cli/main.ts`] };
 
 export const repoRoot = root;

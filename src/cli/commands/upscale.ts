@@ -3,6 +3,7 @@ import { initBackend, parseBackendName } from '../../engine/backend.js';
 import { defaultWorkers } from '../../engine/parallel/index.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
 import { planOutputs, upscaleFiles } from '../../upscale/files-node.js';
+import { checkTileOptions } from '../../upscale/tiles.js';
 import { loadUpscaler } from '../../upscale/upscaler-node.js';
 import { RateMeter } from '../../util/progress.js';
 import { intOption } from '../options.js';
@@ -23,9 +24,11 @@ export function upscaleCommand(): Command {
     .option('--workers <n>', 'worker threads sharing the tiles of each image (same output for any count; images of one tile stay in this thread); default: the number of cores, at most 8', intOption('--workers', 1, 64), defaultWorkers())
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
     .action(async (inputs: string[], o) => {
+      // Every mistake in the options or the output is found before the model loads and any image is decoded.
+      checkTileOptions({ tile: o.tile, overlap: o.overlap });
+      const jobs = await planOutputs(inputs, o.out);
       await initBackend(o.backend, { gradients: false });
       const upscaler = await loadUpscaler(o.model, o.scale !== undefined ? { scale: o.scale } : {});
-      const jobs = await planOutputs(inputs, o.out);
       const bar = progressRenderer('upscale', { unit: 'tiles' });
       const interrupt = interruptSignal();
       let meter: RateMeter | undefined;
