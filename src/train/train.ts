@@ -88,6 +88,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     throw new UsageError(`${outDir} already holds a run (checkpoint.otsr): add --resume to continue it, or choose another --out`);
   }
   if (options.resume && !hasCheckpoint) throw new InputError(paths.checkpoint, 'nothing to resume: no checkpoint in this run folder');
+  if (!hasCheckpoint) await checkNewRunFolder(outDir);
   if (options.resume) {
     const saved = await readSavedConfig(paths.config);
     // Not given: the run continues with the worker count it started with (absent in older runs: 1).
@@ -98,12 +99,18 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   // Recorded in config.json (absent: 1, as runs from before --workers existed).
   config = { ...config, workers: config.workers ?? 1 };
   validateConfig(config);
-  await fs.mkdir(paths.samples, { recursive: true }).catch((err: unknown) => {
-    throw new OtsrError(`${outDir}: cannot create the run folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  });
-  // A run killed (kill -9, power loss) while writing leaves temp files of its atomic writes: tidy them.
-  for (const dir of [outDir, paths.samples]) await removeStaleTemps(dir);
-  await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+  /**
+   * Called once the data, the networks and (on resume) the checkpoint have all been found good: until then nothing
+   * is written, so a refused or failed start leaves the folder as it was (a new run's folder is not even created).
+   */
+  const begin = async () => {
+    await fs.mkdir(paths.samples, { recursive: true }).catch((err: unknown) => {
+      throw new OtsrError(`${outDir}: cannot create the run folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    });
+    // A run killed (kill -9, power loss) while writing leaves temp files of its atomic writes: tidy them.
+    for (const dir of [outDir, paths.samples]) await removeStaleTemps(dir);
+    await writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`);
+  };
 
   const data = await openUnpairedFolders({
     lr: config.lr,
@@ -141,6 +148,9 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     } finally {
       tf.dispose([...ckpt.tensors.values()]);
     }
+    if (step >= config.steps) {
+      throw new UsageError(`${outDir} is already done: it is at step ${step} and --steps is ${config.steps}; give a larger --steps to train on`);
+    }
     run.secondsBefore = seconds;
     await log.truncateAfter(step);
     say(`resuming ${outDir} at step ${step}`);
@@ -172,6 +182,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
           syncMap: () => solver.syncMap(map),
           source: data.lr,
         };
+        await begin();
         return await loop(config, outDir, loopSolver, map, validator, log, run, options);
       } catch (err) {
         // A worker that failed (e.g. out of wasm memory) reports its stack: keep its first line for the user.
@@ -211,6 +222,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
         syncMap: async () => {},
         source: data.lr,
       };
+      await begin();
       return await loop(config, outDir, loopSolver, map, validator, log, run, options);
     } finally {
       solver.dispose();
@@ -379,6 +391,22 @@ async function readSavedConfig(file: string): Promise<TrainConfig> {
     /* reported below */
   }
   throw new InputError(file, 'is not a valid run config (JSON object); it is needed to resume');
+}
+
+/**
+ * A new run goes into a folder that is absent or empty: never into one holding someone else's files (its config.json
+ * and log.jsonl would be overwritten, and the model refused only after the whole training).
+ */
+async function checkNewRunFolder(dir: string): Promise<void> {
+  const s = await fs.stat(dir).catch((err: unknown) => err as NodeJS.ErrnoException);
+  if (s instanceof Error) {
+    if (s.code === 'ENOENT') return;
+    throw new OtsrError(`${dir}: cannot create the run folder (${s.code ?? s.message})`);
+  }
+  if (!s.isDirectory()) throw new UsageError(`${dir}: is a file, not a run folder; choose another --out`);
+  if ((await fs.readdir(dir)).length > 0) {
+    throw new UsageError(`${dir} is not empty and holds no otsr run (no checkpoint.otsr): choose a new or empty folder for --out`);
+  }
 }
 
 async function exists(file: string): Promise<boolean> {
