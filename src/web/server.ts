@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError, OtsrError, UsageError } from '../errors.js';
 import { MODEL_FORMAT, MODEL_JSON } from '../nn/serialize.js';
+import { pathInside } from '../util/inside.js';
 import { OTSR_VERSION } from '../version.js';
 
 /** Where `npm run build:web` puts the page (next to src/ and dist/ in the package). */
@@ -118,7 +119,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     model: model ? { url: 'model/', name: model.name, scale: model.scale } : null,
   });
 
+  let port = 0;
   const server = createServer((req, res) => {
+    // DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 would be same-origin with this server.
+    if (!loopbackHost(req.headers.host, port)) {
+      send(res, 421, 'misdirected request: this server answers only to 127.0.0.1, localhost and [::1]');
+      return;
+    }
     handle(req, res, root, model, config).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, `internal error: ${(err as Error).message}`);
       else res.destroy();
@@ -136,7 +143,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   return { url: `http://${HOST}:${port}/`, port, model, close: () => closeServer(server) };
 }
 
@@ -174,22 +181,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, root: string, m
       send(res, 404, 'not found');
       return;
     }
-    await sendFile(req, res, path.join(model.dir, name));
+    await sendFile(req, res, model.dir, name);
     return;
   }
-  // Resolve inside the page folder; anything that escapes it (.., symlinks aside) is not found.
   const rel = pathname.endsWith('/') ? `${pathname}index.html` : pathname;
-  const file = path.resolve(root, `.${path.posix.normalize(rel)}`);
-  if (file !== root && !file.startsWith(root + path.sep)) {
-    send(res, 404, 'not found');
-    return;
-  }
-  await sendFile(req, res, file);
+  await sendFile(req, res, root, `.${path.posix.normalize(rel)}`);
 }
 
-async function sendFile(req: IncomingMessage, res: ServerResponse, file: string): Promise<void> {
-  const s = await stat(file).catch(() => undefined);
-  if (!s?.isFile()) {
+/** The `Host` a browser sends for this server: a loopback name, with the bound port or none. */
+function loopbackHost(host: string | undefined, port: number): boolean {
+  const m = /^(127\.0\.0\.1|localhost|\[::1\])(?::(\d+))?$/i.exec(host ?? '');
+  return m !== null && (m[2] === undefined || Number(m[2]) === port);
+}
+
+/** Sends `name` from folder `dir`; anything whose real path leaves the folder (`..`, a symlink out) is not found. */
+async function sendFile(req: IncomingMessage, res: ServerResponse, dir: string, name: string): Promise<void> {
+  const file = await pathInside(dir, name);
+  const s = file === undefined ? undefined : await stat(file).catch(() => undefined);
+  if (file === undefined || !s?.isFile()) {
     send(res, 404, 'not found');
     return;
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,9 +33,10 @@ after(async () => {
 });
 
 /** A raw request (the path is sent as is, unlike fetch, which normalises `..`). */
-function get(rawPath: string, method = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(rawPath: string, method = 'GET', host?: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path: rawPath, method }, (res) => {
+    const headers = host === undefined ? {} : { Host: host };
+    const req = request({ host: '127.0.0.1', port: server.port, path: rawPath, method, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
@@ -76,6 +77,36 @@ test('nothing outside the page and the model files is served', async () => {
   }
   assert.equal((await get('/', 'POST')).status, 405);
   assert.equal((await get('/%E0%A4%A')).status, 400);
+});
+
+test('symbolic links out of the served folders are not followed', async () => {
+  symlinkSync(path.join(tmp, 'secret.txt'), path.join(root, 'linked.txt'));
+  symlinkSync(tmp, path.join(root, 'up'));
+  assert.equal((await get('/linked.txt')).status, 404);
+  assert.equal((await get('/up/secret.txt')).status, 404);
+  // A listed shard that is a link to elsewhere is not served either.
+  const shard = path.join(modelDir, 'group1-shard1of1.bin');
+  renameSync(shard, `${shard}.real`);
+  symlinkSync(path.join(tmp, 'secret.txt'), shard);
+  try {
+    assert.equal((await get('/model/group1-shard1of1.bin')).status, 404);
+  } finally {
+    rmSync(shard);
+    renameSync(`${shard}.real`, shard);
+  }
+  // Links that stay inside are fine.
+  symlinkSync(path.join(root, 'index.html'), path.join(root, 'home.html'));
+  assert.equal((await get('/home.html')).status, 200);
+});
+
+test('only loopback names in the Host header are answered (DNS rebinding)', async () => {
+  for (const host of ['evil.example', `evil.example:${server.port}`, `127.0.0.1:${server.port + 1}`, '127.0.0.1.evil.example']) {
+    assert.equal((await get('/', 'GET', host)).status, 421, host);
+    assert.equal((await get('/config.json', 'GET', host)).status, 421, host);
+  }
+  for (const host of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, `[::1]:${server.port}`, 'localhost']) {
+    assert.equal((await get('/', 'GET', host)).status, 200, host);
+  }
 });
 
 test('clear errors: page not built, not a model folder, port in use', async () => {
