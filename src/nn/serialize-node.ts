@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import { writeFolderAtomic } from '../util/atomic-write.js';
+import { pathInside } from '../util/inside.js';
 import type { Module } from './module.js';
 import type { BuildOptions } from './registry.js';
 import { type LoadedModel, MODEL_JSON, type OtsrManifestInput, decodeModel, encodeModel } from './serialize.js';
@@ -38,8 +39,11 @@ export async function loadModel(dir: string, options: BuildOptions = {}): Promis
     {
       where: (name) => join(folder, name),
       async read(name) {
+        // The names are plain file names (checked in serialize.ts), but one may be a link out of the folder.
+        const file = await pathInside(folder, name);
+        if (file === undefined) throw new InputError(join(folder, name), 'is a link to a file outside the model folder; refused');
         try {
-          return await readFile(join(folder, name));
+          return await readFile(file);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
           throw new InputError(join(folder, name), `cannot be read: ${(err as Error).message}`, { cause: err });

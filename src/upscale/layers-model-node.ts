@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import { InputError, UsageError } from '../errors.js';
+import { pathInside } from '../util/inside.js';
 
 /** An npm package name with an optional subpath: `@scope/name`, `name`, `@scope/name/4x`. */
 const PACKAGE_SPEC = /^((?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*)(?:\/(.+))?$/i;
@@ -101,7 +102,10 @@ export function layersModelFromFile(file: string): tf.io.IOHandler {
       for (const group of json.weightsManifest) {
         weightSpecs.push(...group.weights);
         for (const rel of group.paths) {
-          const shard = path.join(dir, rel);
+          // Checked before anything is opened, and nothing said about what is there: a crafted model.json must not
+          // read, or probe, files outside its folder.
+          const shard = typeof rel === 'string' ? await pathInside(dir, rel) : undefined;
+          if (shard === undefined) throw new InputError(file, `weightsManifest: shard path ${JSON.stringify(rel)} leaves the model folder; refused`);
           buffers.push(
             await fs.readFile(shard).catch((err: NodeJS.ErrnoException) => {
               throw new InputError(shard, `weight shard of ${file} cannot be read (${err.code ?? err.message})`, { cause: err });
