@@ -158,12 +158,65 @@ export function checkTileOptions(options: Pick<TileOptions, 'tile' | 'overlap'>)
 }
 
 /**
+ * Pixels the tiler reads, tile by tile, without a float copy of the whole image: value `c` of pixel `i` (row-major) is
+ * `data[i * channels + c] / divisor - 1` ({@link FloatImage}: divisor 1 and the values as they are, through
+ * {@link floatSource}; 8-bit data: 127.5; 16-bit: 32767.5). Channels as in FloatImage: 1 grey, 2 grey + alpha,
+ * 3 RGB, 4 RGBA.
+ */
+export interface TileSource {
+  data: Float32Array | Uint8Array | Uint16Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  channels: number;
+  /** 1 marks float data in [-1, 1], read as is. */
+  divisor: number;
+}
+
+function floatSource(src: FloatImage): TileSource {
+  return { ...src, divisor: 1 };
+}
+
+/**
+ * Receives the finished output rows `y0 .. y0 + rows - 1`, top to bottom, as the first `rows * width * channels`
+ * float values of `values` (not clamped), a buffer that is reused once the returned promise settles: copy what is kept.
+ */
+export type RowSink = (values: Float32Array, y0: number, rows: number, output: BandsResult) => void | Promise<void>;
+
+/** The output of {@link upscaleBands}: its size is known once the first tile is back (the scale may come from it). */
+export interface BandsResult {
+  width: number;
+  height: number;
+  channels: number;
+  scale: number;
+}
+
+/**
  * {@link upscale} with the model behind a {@link TileRunner}. The output depends only on the runner's results for
  * each batch (the batches, the blend and its order of sums are fixed), so runners that compute alike (the same
  * model on the same backend, in any thread) give bit-identical images.
  */
 export async function upscaleTiles(src: FloatImage, options: TileOptions, runner: TileRunner): Promise<FloatImage> {
-  const { width: W, height: H, channels: C, data } = src;
+  let out: Float32Array | undefined;
+  const { width, height, channels } = await upscaleBands(floatSource(src), options, runner, (values, y0, rows, info) => {
+    out ??= new Float32Array(info.width * info.height * info.channels);
+    out.set(values.subarray(0, rows * info.width * info.channels), y0 * info.width * info.channels);
+  });
+  return { data: out!, width, height, channels };
+}
+
+/**
+ * The tiler itself: {@link upscaleTiles} with the output handed to `sink` in bands of rows as soon as they are final,
+ * so that memory is bounded by one row of tiles (`tile * scale` output rows of the image's output width), not by
+ * the output. Tiles are run row of tiles by row of tiles; the rows a tile row finishes (those above the next one)
+ * are normalised and sent, the overlap is kept for the next.
+ */
+export async function upscaleBands(
+  src: TileSource,
+  options: TileOptions,
+  runner: TileRunner,
+  sink: RowSink,
+): Promise<BandsResult> {
+  const { width: W, height: H, channels: C, data, divisor } = src;
   if (![1, 2, 3, 4].includes(C)) throw new OtsrError(`upscale: images need 1 to 4 channels, got ${C}`);
   if (!(W >= 1 && H >= 1) || data.length !== W * H * C) {
     throw new OtsrError(`upscale: image data has ${data.length} values, not ${W}x${H}x${C}`);
@@ -179,9 +232,15 @@ export async function upscaleTiles(src: FloatImage, options: TileOptions, runner
   const tiles = ys.flatMap((y) => xs.map((x) => ({ x, y })));
   const grey = C <= 2;
   const hasAlpha = C === 2 || C === 4;
+  // Float data is read as is (v / 1 - 0); integer data mapped to [-1, 1] as toFloat does (v / 127.5 - 1).
+  const shift = divisor === 1 ? 0 : 1;
 
-  let out: Float32Array | undefined;
+  /** The band: output rows `top .. top + TH - 1`, accumulating weighted sums, allocated with the first result. */
+  let acc: Float32Array | undefined;
+  let top = 0;
+  let info: BandsResult | undefined;
   let wx = new Map<number, Float32Array>(), wy = new Map<number, Float32Array>();
+  let sx = new Float64Array(0), sy = new Float64Array(0);
 
   /** Cuts batch `start`'s tiles out of the image and hands them to the runner. */
   const launch = (start: number) => {
@@ -195,13 +254,13 @@ export async function upscaleTiles(src: FloatImage, options: TileOptions, runner
         for (let c = 0; c < tw; c++) {
           const s = ((y + r) * W + x + c) * C;
           const t = (k * th + r) * tw + c;
-          if (grey) rgb[3 * t] = rgb[3 * t + 1] = rgb[3 * t + 2] = data[s]!;
+          if (grey) rgb[3 * t] = rgb[3 * t + 1] = rgb[3 * t + 2] = data[s]! / divisor - shift;
           else {
-            rgb[3 * t] = data[s]!;
-            rgb[3 * t + 1] = data[s + 1]!;
-            rgb[3 * t + 2] = data[s + 2]!;
+            rgb[3 * t] = data[s]! / divisor - shift;
+            rgb[3 * t + 1] = data[s + 1]! / divisor - shift;
+            rgb[3 * t + 2] = data[s + 2]! / divisor - shift;
           }
-          if (alpha) alpha[t] = data[s + C - 1]!;
+          if (alpha) alpha[t] = data[s + C - 1]! / divisor - shift;
         }
       }
     });
@@ -209,6 +268,28 @@ export async function upscaleTiles(src: FloatImage, options: TileOptions, runner
     // Awaited in order later; until then a failure must not count as unhandled.
     result.catch(() => {});
     return { start, batch, alpha, result };
+  };
+
+  /**
+   * Output rows above `until` are final: normalise them and send them, then move the band down. The tiles form a full
+   * grid, so the weight sum at (X, Y) is (sum of x weights at X) * (sum of y weights at Y): no weight buffer.
+   */
+  const flush = async (until: number) => {
+    const band = acc!, { width: OW } = info!;
+    const rows = until - top;
+    if (rows <= 0) return;
+    for (let v = 0; v < rows; v++) {
+      const Y = top + v;
+      for (let X = 0; X < OW; X++) {
+        const p = (v * OW + X) * C;
+        const inv = 1 / (sx[X]! * sy[Y]!);
+        for (let c = 0; c < C; c++) band[p + c] = band[p + c]! * inv;
+      }
+    }
+    await sink(band, top, rows, info!);
+    band.copyWithin(0, rows * OW * C);
+    band.fill(0, band.length - rows * OW * C);
+    top = until;
   };
 
   const queue: ReturnType<typeof launch>[] = [];
@@ -242,13 +323,23 @@ export async function upscaleTiles(src: FloatImage, options: TileOptions, runner
       }
       scale = s;
       const OW = W * s, TW = tw * s, TH = th * s;
-      if (!out) {
-        out = new Float32Array(OW * H * s * C);
+      if (!info) {
+        info = { width: OW, height: H * s, channels: C, scale: s };
+        acc = new Float32Array(OW * TH * C);
         wx = new Map(xs.map((x) => [x, axisWeights(x, tw, W, s, overlap)]));
         wy = new Map(ys.map((y) => [y, axisWeights(y, th, H, s, overlap)]));
+        const total = (starts: number[], weights: Map<number, Float32Array>, n: number) => {
+          const sum = new Float64Array(n);
+          for (const start of starts) weights.get(start)!.forEach((w, u) => (sum[start * s + u] = sum[start * s + u]! + w));
+          return sum;
+        };
+        sx = total(xs, wx, OW);
+        sy = total(ys, wy, H * s);
       }
-      const acc = out;
-      batch.forEach(({ x, y: y0 }, k) => {
+      for (const [k, { x, y: y0 }] of batch.entries()) {
+        // A new row of tiles: the rows above it are final.
+        if (y0 * s > top) await flush(y0 * s);
+        const band = acc!;
         const fx = wx.get(x)!, fy = wy.get(y0)!;
         for (let v = 0; v < TH; v++) {
           const wv = fy[v]!;
@@ -256,41 +347,24 @@ export async function upscaleTiles(src: FloatImage, options: TileOptions, runner
           for (let u = 0; u < TW; u++) {
             const w = wv * fx[u]!;
             if (w === 0) continue;
-            const p = (y0 * s + v) * OW + x * s + u;
+            const p = (y0 * s + v - top) * OW + x * s + u;
             const q = (k * TH + v) * TW + u;
-            if (grey) acc[p * C] = acc[p * C]! + (w * (values[3 * q]! + values[3 * q + 1]! + values[3 * q + 2]!)) / 3;
+            if (grey) band[p * C] = band[p * C]! + (w * (values[3 * q]! + values[3 * q + 1]! + values[3 * q + 2]!)) / 3;
             else {
-              acc[p * C] = acc[p * C]! + w * values[3 * q]!;
-              acc[p * C + 1] = acc[p * C + 1]! + w * values[3 * q + 1]!;
-              acc[p * C + 2] = acc[p * C + 2]! + w * values[3 * q + 2]!;
+              band[p * C] = band[p * C]! + w * values[3 * q]!;
+              band[p * C + 1] = band[p * C + 1]! + w * values[3 * q + 1]!;
+              band[p * C + 2] = band[p * C + 2]! + w * values[3 * q + 2]!;
             }
-            if (alphaValues) acc[p * C + C - 1] = acc[p * C + C - 1]! + w * alphaValues[q]!;
+            if (alphaValues) band[p * C + C - 1] = band[p * C + C - 1]! + w * alphaValues[q]!;
           }
         }
-      });
+      }
       await progress?.(start + b, tiles.length);
     }
   } finally {
     // Batches still in flight (after an error or a cancel) are left to finish; their results are dropped.
     queue.length = 0;
   }
-  // The tiles form a full grid, so the weight sum at (X, Y) is (sum of x weights at X) * (sum of y weights at Y):
-  // no per-pixel weight buffer is needed.
-  const s = scale!;
-  const acc = out!;
-  const OW = W * s, OH = H * s;
-  const total = (starts: number[], weights: Map<number, Float32Array>, n: number) => {
-    const sum = new Float64Array(n);
-    for (const start of starts) weights.get(start)!.forEach((w, u) => (sum[start * s + u] = sum[start * s + u]! + w));
-    return sum;
-  };
-  const sx = total(xs, wx, OW), sy = total(ys, wy, OH);
-  for (let Y = 0; Y < OH; Y++) {
-    for (let X = 0; X < OW; X++) {
-      const p = (Y * OW + X) * C;
-      const inv = 1 / (sx[X]! * sy[Y]!);
-      for (let c = 0; c < C; c++) acc[p + c] = acc[p + c]! * inv;
-    }
-  }
-  return { data: acc, width: OW, height: OH, channels: C };
+  await flush(info!.height);
+  return info!;
 }
