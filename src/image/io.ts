@@ -82,6 +82,50 @@ async function decodeSource(input: string | Uint8Array, name: string, bytes: num
   }
 }
 
+/**
+ * Pixels as the file holds them, for upscaling, which should give back what it was given: grey stays grey (1 channel,
+ * 2 with alpha), colour is sRGB (3, 4 with alpha), 16-bit files stay 16-bit; EXIF orientation applied.
+ */
+export interface SourceImage {
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+  depth: 8 | 16;
+  /** Interleaved, alpha last. */
+  data: Uint8Array | Uint16Array;
+  /** Frames or pages of the file beyond the first, which were not read (animated GIF/WebP, multi-page TIFF). */
+  framesLeft: number;
+}
+
+/** Decodes an image file for upscaling (see {@link SourceImage}); InputError naming the file on any problem. */
+export async function readSourceImage(file: string, options: ReadOptions = {}): Promise<SourceImage> {
+  const bytes = await checkFile(file);
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  try {
+    const meta = await sharp(file, { failOn: 'warning', limitInputPixels: false }).metadata();
+    infoFromMetadata(file, meta, bytes, options);
+    const grey = meta.space === 'b-w' || meta.space === 'grey16';
+    const deep = meta.depth === 'ushort';
+    const { data, info } = await sharp(file, { failOn: 'warning', limitInputPixels: Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false })
+      .autoOrient()
+      .toColourspace(grey ? (deep ? 'grey16' : 'b-w') : deep ? 'rgb16' : 'srgb')
+      .raw({ depth: deep ? 'ushort' : 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    const channels = info.channels;
+    if (channels < 1 || channels > 4) throw new InputError(file, `unsupported number of channels (${channels})`);
+    // A copy only if sharp's buffer is not 2-byte aligned.
+    const pixels = deep
+      ? data.byteOffset % 2 === 0
+        ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
+        : new Uint16Array(new Uint8Array(data).buffer)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { width: info.width, height: info.height, channels, depth: deep ? 16 : 8, data: pixels, framesLeft: Math.max(0, (meta.pages ?? 1) - 1) };
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw decodeError(file, err);
+  }
+}
+
 function splitChannels(name: string, data: Buffer, width: number, height: number, channels: number): RgbImage {
   const n = width * height;
   if (channels === 3) return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, n * 3) };
@@ -213,11 +257,8 @@ export function formatForPath(file: string): OutputFormat {
 
 /** Encodes an RGB image (with its alpha, for PNG and WebP) to bytes. */
 export async function encodeImage(img: RgbImage, format: OutputFormat, options: WriteOptions = {}): Promise<Buffer> {
-  const quality = options.quality ?? 95;
-  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new UsageError(`quality must be an integer in [1, 100], got ${quality}`);
   const keepAlpha = img.alpha !== undefined && format !== 'jpeg';
   let raw: Uint8Array = img.data;
-  let channels: 3 | 4 = 3;
   if (keepAlpha) {
     const n = img.width * img.height;
     raw = new Uint8Array(n * 4);
@@ -227,9 +268,15 @@ export async function encodeImage(img: RgbImage, format: OutputFormat, options: 
       raw[4 * i + 2] = img.data[3 * i + 2]!;
       raw[4 * i + 3] = img.alpha![i]!;
     }
-    channels = 4;
   }
-  const s = sharp(raw, { raw: { width: img.width, height: img.height, channels } });
+  return encodeRaw(raw, img.width, img.height, keepAlpha ? 4 : 3, format, options);
+}
+
+/** Encodes interleaved 8-bit pixels (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA) to bytes. */
+export async function encodeRaw(raw: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, format: OutputFormat, options: WriteOptions = {}): Promise<Buffer> {
+  const quality = options.quality ?? 95;
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new UsageError(`quality must be an integer in [1, 100], got ${quality}`);
+  const s = sharp(raw, { raw: { width, height, channels } });
   if (format === 'png') return s.png({ compressionLevel: 6 }).toBuffer();
   if (format === 'jpeg') return s.jpeg({ quality, chromaSubsampling: '4:2:0' }).toBuffer();
   return s.webp({ quality }).toBuffer();

@@ -1,12 +1,14 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isImageFile, listImages } from '../data/folder.js';
-import { OtsrError, UsageError } from '../errors.js';
-import { formatForPath, readImage, writeImage, type RgbImage } from '../image/io.js';
-import { writeError } from '../util/atomic-write.js';
+import { InputError, OtsrError, UsageError } from '../errors.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { type OutputFormat, type RgbImage, type SourceImage, encodeRaw, formatForPath, readImageInfo, readSourceImage } from '../image/io.js';
+import { PngRowWriter } from '../image/png-stream.js';
+import { writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
 import { refuseOverwritingInputs } from '../util/same-file.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
-import { modelRunner, tileCount, upscaleTiles } from './tiles.js';
+import { type BandsResult, type RowSink, type TileSource, modelRunner, tileCount, upscaleBands } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
 export interface UpscaleFilesOptions {
@@ -70,7 +72,7 @@ export async function planOutputs(inputs: string[], out: string): Promise<{ inpu
   let jobs: { input: string; output: string }[];
   if (!intoFolder) {
     formatForPath(out);
-    await checkWritableFolder(path.dirname(out), out);
+    await checkWritableFolder(await nearestExisting(path.dirname(out)), out);
     jobs = [{ input: files[0]!, output: out }];
   } else {
     if (outStat && !outStat.isDirectory()) throw new UsageError(`${out}: is a file; ${single ? 'the output' : 'several inputs need an output folder'}`);
@@ -113,6 +115,11 @@ async function checkWritableFolder(dir: string, output: string): Promise<void> {
 /**
  * Upscales image files with tiled inference; outputs are written atomically (never half-written). A bad
  * input file is skipped with a warning; returns the number of images written and skipped.
+ *
+ * What comes out is what went in, upscaled: grey stays grey, alpha is kept (not in JPEG), 16-bit PNGs and TIFFs give
+ * 16-bit PNGs (a warning where the output format holds 8 bits only); an animated or multi-page file is cut to its
+ * first frame, with a warning. PNG outputs are encoded band by band as the tiles finish, so memory is bounded by a
+ * row of tiles whatever the image; JPEG and WebP are encoded by sharp from the assembled 8-bit output.
  */
 export async function upscaleFiles(
   jobs: { input: string; output: string }[],
@@ -121,24 +128,31 @@ export async function upscaleFiles(
 ): Promise<{ written: number; skipped: number }> {
   let written = 0, skipped = 0;
   const pools = new LazyPool(upscaler, options.workers ?? 1);
+  const warn = options.onWarning ?? (() => {});
+  const read = options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {};
   try {
     for (const [k, job] of jobs.entries()) {
       options.onImage?.(k, jobs.length, job.input);
-      let img: RgbImage;
+      const format = formatForPath(job.output);
+      let img: SourceImage;
       try {
-        img = await readImage(job.input, options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {});
+        // Sizes are checked on the header, before any pixel is decoded.
+        const info = await readImageInfo(job.input, read);
+        checkOutputSize(job.input, info.width * upscaler.scale, info.height * upscaler.scale, info.hasAlpha ? 4 : 3, format, upscaler.scale);
+        img = await readSourceImage(job.input, read);
       } catch (err) {
         if (!(err instanceof OtsrError) || jobs.length === 1) throw err;
-        options.onWarning?.(`skipped ${err.message}`);
+        warn(`skipped ${err.message}`);
         skipped++;
         continue;
       }
+      if (img.framesLeft > 0) warn(`${job.input}: has ${img.framesLeft + 1} frames (animated or multi-page); only the first is upscaled`);
+      if (img.depth === 16 && format !== 'png') warn(`${job.input}: 16 bits per channel written as 8 (${format} holds no more; a .png output keeps 16)`);
       const pool = await pools.for(img.width, img.height, options);
-      const out = await upscaleRgb(img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
       await fs.mkdir(path.dirname(job.output), { recursive: true }).catch((err: unknown) => {
         throw writeError(job.output, err);
       });
-      await writeImage(job.output, out);
+      await writeUpscaled(job.output, format, img, upscaler, { ...options, ...(pool ? { pool } : {}) });
       written++;
     }
   } finally {
@@ -148,28 +162,30 @@ export async function upscaleFiles(
   return { written, skipped };
 }
 
-/**
- * One 8-bit image through the tiled upscaler (alpha, when present, is upscaled too). With `workers` > 1 the tiles
- * are spread over that many worker threads started for this image (bit-identical output), or over `pool`.
- */
-export async function upscaleRgb(
-  img: RgbImage,
-  upscaler: Upscaler,
-  options: Omit<UpscaleFilesOptions, 'onImage'> & { pool?: TilePool } = {},
-): Promise<RgbImage> {
-  const channels = img.alpha ? 4 : 3;
-  const n = img.width * img.height;
-  const data = new Float32Array(n * channels);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) data[i * channels + c] = img.data[3 * i + c]! / 127.5 - 1;
-    if (img.alpha) data[i * 4 + 3] = img.alpha[i]! / 127.5 - 1;
+/** JPEG and WebP sides that their encoders accept. */
+const MAX_SIDE: Record<OutputFormat, number> = { png: 2 ** 31 - 1, jpeg: 65535, webp: 16383 };
+
+/** Refuses (InputError naming the input) an output that `format` cannot hold, or that would not fit in memory. */
+function checkOutputSize(input: string, width: number, height: number, channels: number, format: OutputFormat, scale: number): void {
+  const size = `upscaled x${scale} it would be ${width}x${height} (${Math.round((width * height) / 1e6)} MP)`;
+  if (width > MAX_SIDE[format] || height > MAX_SIDE[format]) {
+    throw new InputError(input, `${size}, larger than ${format.toUpperCase()} allows (${MAX_SIDE[format]} pixels a side); write a .png`);
   }
+  // Only PNG is streamed; the others hold the whole 8-bit output in one buffer.
+  if (format !== 'png' && width * height * channels > bufferConstants.MAX_LENGTH) {
+    throw new InputError(input, `${size}, too large to encode as ${format.toUpperCase()} in memory; write a .png (encoded as it is made)`);
+  }
+}
+
+type TiledOptions = Omit<UpscaleFilesOptions, 'onImage'> & { pool?: TilePool };
+
+/** Runs the tiler on `source` (with a pool of workers when asked) and hands the output rows to `sink`. */
+async function runTiles(source: TileSource, upscaler: Upscaler, options: TiledOptions, sink: RowSink): Promise<BandsResult> {
   const own = options.pool ? undefined : new LazyPool(upscaler, options.workers ?? 1);
-  let result: Awaited<ReturnType<typeof upscaleTiles>>;
   try {
-    const pool = options.pool ?? (await own!.for(img.width, img.height, options));
-    result = await upscaleTiles(
-      { data, width: img.width, height: img.height, channels },
+    const pool = options.pool ?? (await own!.for(source.width, source.height, options));
+    return await upscaleBands(
+      source,
       {
         scale: upscaler.scale,
         ...(options.tile !== undefined ? { tile: options.tile } : {}),
@@ -178,17 +194,69 @@ export async function upscaleRgb(
         ...(options.signal ? { signal: options.signal } : {}),
       },
       pool ?? modelRunner(upscaler.model),
+      sink,
     );
   } finally {
     await own?.close();
   }
-  const m = result.width * result.height;
-  const rgb = new Uint8Array(m * 3);
-  const alpha = img.alpha ? new Uint8Array(m) : undefined;
-  const to8 = (v: number) => Math.min(255, Math.max(0, Math.round((v + 1) * 127.5)));
-  for (let i = 0; i < m; i++) {
-    for (let c = 0; c < 3; c++) rgb[3 * i + c] = to8(result.data[i * channels + c]!);
-    if (alpha) alpha[i] = to8(result.data[i * 4 + 3]!);
+}
+
+const to8 = (v: number) => Math.min(255, Math.max(0, Math.round((v + 1) * 127.5)));
+
+/** Upscales `img` into the file `output`, atomically: PNG streamed band by band, JPEG and WebP through sharp. */
+async function writeUpscaled(output: string, format: OutputFormat, img: SourceImage, upscaler: Upscaler, options: TiledOptions): Promise<void> {
+  const source: TileSource = { data: img.data, width: img.width, height: img.height, channels: img.channels, divisor: img.depth === 16 ? 32767.5 : 127.5 };
+  if (format === 'png') {
+    await writeStreamAtomic(output, async (write) => {
+      let png: PngRowWriter | undefined;
+      await runTiles(source, upscaler, options, async (values, _y0, rows, out) => {
+        if (!png) {
+          png = new PngRowWriter(out.width, out.height, out.channels, img.depth, write);
+          await png.start();
+        }
+        await png.addRows(values, rows);
+      });
+      await png!.finish();
+    });
+    return;
   }
-  return { width: result.width, height: result.height, data: rgb, ...(alpha ? { alpha } : {}) };
+  // JPEG holds no alpha: dropped, as sharp would.
+  const keep = (format === 'jpeg' && (img.channels === 2 || img.channels === 4) ? img.channels - 1 : img.channels) as 1 | 2 | 3 | 4;
+  let bytes: Uint8Array | undefined;
+  const out = await runTiles(source, upscaler, options, (values, y0, rows, o) => {
+    bytes ??= new Uint8Array(o.width * o.height * keep);
+    const first = y0 * o.width;
+    for (let i = 0; i < rows * o.width; i++) {
+      for (let c = 0; c < keep; c++) bytes[(first + i) * keep + c] = to8(values[i * o.channels + c]!);
+    }
+  });
+  await writeFileAtomic(output, await encodeRaw(bytes!, out.width, out.height, keep, format));
+}
+
+/**
+ * One 8-bit image through the tiled upscaler (alpha, when present, is upscaled too). With `workers` > 1 the tiles
+ * are spread over that many worker threads started for this image (bit-identical output), or over `pool`.
+ */
+export async function upscaleRgb(img: RgbImage, upscaler: Upscaler, options: TiledOptions = {}): Promise<RgbImage> {
+  const n = img.width * img.height;
+  let data: Uint8Array = img.data;
+  if (img.alpha) {
+    data = new Uint8Array(n * 4);
+    for (let i = 0; i < n; i++) {
+      data.set(img.data.subarray(3 * i, 3 * i + 3), 4 * i);
+      data[4 * i + 3] = img.alpha[i]!;
+    }
+  }
+  const channels = img.alpha ? 4 : 3;
+  let rgb: Uint8Array | undefined, alpha: Uint8Array | undefined;
+  const out = await runTiles({ data, width: img.width, height: img.height, channels, divisor: 127.5 }, upscaler, options, (values, y0, rows, o) => {
+    rgb ??= new Uint8Array(o.width * o.height * 3);
+    if (img.alpha) alpha ??= new Uint8Array(o.width * o.height);
+    const first = y0 * o.width;
+    for (let i = 0; i < rows * o.width; i++) {
+      for (let c = 0; c < 3; c++) rgb[3 * (first + i) + c] = to8(values[i * channels + c]!);
+      if (alpha) alpha[first + i] = to8(values[i * 4 + 3]!);
+    }
+  });
+  return { width: out.width, height: out.height, data: rgb!, ...(alpha ? { alpha } : {}) };
 }

@@ -9,20 +9,33 @@ import { OtsrError, UsageError } from '../errors.js';
  * Failures are an OtsrError naming the file and the problem (folder missing, not writable, disk full).
  */
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  await writeStreamAtomic(file, (write) => write(typeof data === 'string' ? Buffer.from(data) : data));
+}
+
+/**
+ * {@link writeFileAtomic} for a file made piece by piece: `produce` hands its bytes, in order, to `write`. The file
+ * appears whole when `produce` is done, or not at all: if it throws, the temp file is removed and its error rethrown
+ * as it is (only the file system's own errors become an OtsrError naming the file).
+ */
+export async function writeStreamAtomic(file: string, produce: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let handle: fs.FileHandle | undefined;
+  const fsStep = <T>(p: Promise<T>) => p.catch((err: unknown) => Promise.reject(writeError(file, err)));
   try {
-    handle = await fs.open(tmp, 'wx');
-    await handle.writeFile(data);
-    await handle.sync();
-    await handle.close();
+    handle = await fsStep(fs.open(tmp, 'wx'));
+    const h = handle;
+    await produce(async (bytes) => {
+      await fsStep(h.write(bytes));
+    });
+    await fsStep(handle.sync());
+    await fsStep(handle.close());
     handle = undefined;
-    await fs.rename(tmp, file);
+    await fsStep(fs.rename(tmp, file));
   } catch (err) {
     if (handle) await handle.close().catch(() => undefined);
     await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw writeError(file, err);
+    throw err;
   }
   await fsyncDir(dir);
 }
