@@ -13,7 +13,7 @@ import { ReferenceCost } from '../ot/cost.js';
 import { NeuralOT } from '../ot/neural-ot.js';
 import { RegularizedGAN } from '../ot/regularized-gan.js';
 import { type OtSolver, type SolverState, type StepLosses, disposeSolverState } from '../ot/solver.js';
-import { removeStaleTemps, writeFileAtomic } from '../util/atomic-write.js';
+import { checkWritableFolder, nearestExisting, removeStaleTemps, writeError, writeFileAtomic } from '../util/atomic-write.js';
 import { type ProgressEvent, RateMeter } from '../util/progress.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, resumeMismatch, validateConfig } from './config.js';
@@ -89,6 +89,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   }
   if (options.resume && !hasCheckpoint) throw new InputError(paths.checkpoint, 'nothing to resume: no checkpoint in this run folder');
   if (!hasCheckpoint) await checkNewRunFolder(outDir);
+  await checkWritableFolder(await nearestExisting(outDir), outDir);
   if (options.resume) {
     const saved = await readSavedConfig(paths.config);
     // Not given: the run continues with the worker count it started with (absent in older runs: 1).
@@ -105,7 +106,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
    */
   const begin = async () => {
     await fs.mkdir(paths.samples, { recursive: true }).catch((err: unknown) => {
-      throw new OtsrError(`${outDir}: cannot create the run folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      throw writeError(outDir, err);
     });
     // A run killed (kill -9, power loss) while writing leaves temp files of its atomic writes: tidy them.
     for (const dir of [outDir, paths.samples]) await removeStaleTemps(dir);

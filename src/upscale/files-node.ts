@@ -1,11 +1,11 @@
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isImageFile, listImages } from '../data/folder.js';
 import { InputError, OtsrError, UsageError } from '../errors.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { type OutputFormat, type RgbImage, type SourceImage, encodeRaw, formatForPath, readImageInfo, readSourceImage } from '../image/io.js';
 import { PngRowWriter } from '../image/png-stream.js';
-import { writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
+import { checkWritableFolder, nearestExisting, writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
 import { refuseOverwritingInputs } from '../util/same-file.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
 import { type BandsResult, type RowSink, type TileSource, modelRunner, tileCount, upscaleBands } from './tiles.js';
@@ -93,23 +93,6 @@ export async function planOutputs(inputs: string[], out: string): Promise<{ inpu
   }
   await refuseOverwritingInputs(jobs, files);
   return jobs;
-}
-
-/** `dir` itself, or its closest ancestor that exists: where `mkdir -p dir` will create the first folder. */
-async function nearestExisting(dir: string): Promise<string> {
-  let d = path.resolve(dir);
-  while (!(await fs.stat(d).catch(() => undefined)) && path.dirname(d) !== d) d = path.dirname(d);
-  return d;
-}
-
-/** The folder that will receive `output` exists, is a folder and is writable; else one line naming `output`. */
-async function checkWritableFolder(dir: string, output: string): Promise<void> {
-  const s = await fs.stat(dir).catch((err: unknown) => err as NodeJS.ErrnoException);
-  if (s instanceof Error) throw writeError(output, s);
-  if (!s.isDirectory()) throw writeError(output, Object.assign(new Error('not a folder'), { code: 'ENOTDIR' }));
-  await fs.access(dir, fsConstants.W_OK).catch((err: unknown) => {
-    throw writeError(output, err);
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { OtsrError, UsageError } from '../errors.js';
 
@@ -58,6 +58,26 @@ export function writeError(file: string, err: unknown): OtsrError {
               ? 'a part of the output path is a file, not a folder'
               : `cannot write (${code ?? (err instanceof Error ? err.message : String(err))})`;
   return new OtsrError(`${file}: ${problem}`, { cause: err });
+}
+
+/** `dir` itself, or its closest ancestor that exists: where `mkdir -p dir` will create the first folder. */
+export async function nearestExisting(dir: string): Promise<string> {
+  let d = path.resolve(dir);
+  while (!(await fs.stat(d).catch(() => undefined)) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+/**
+ * The folder that will receive `output` exists, is a folder and is writable (not read-only, not another user's);
+ * else one line naming `output`. Commands call it before any work, so that the failure is not found at the end.
+ */
+export async function checkWritableFolder(dir: string, output: string): Promise<void> {
+  const s = await fs.stat(dir).catch((err: unknown) => err as NodeJS.ErrnoException);
+  if (s instanceof Error) throw writeError(output, s);
+  if (!s.isDirectory()) throw writeError(output, Object.assign(new Error('not a folder'), { code: 'ENOTDIR' }));
+  await fs.access(dir, fsConstants.W_OK).catch((err: unknown) => {
+    throw writeError(output, err);
+  });
 }
 
 async function fsyncDir(dir: string): Promise<void> {
