@@ -1,8 +1,9 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { benchUpscaleMemory, formatUpscaleMemory } from '../../../bench/upscale-memory.js';
 import { benchUpscale, formatUpscaleBench } from '../../../bench/upscale.js';
 import { initBackend } from '../../../engine/backend.js';
 import { defaultWorkers } from '../../../engine/parallel/index.js';
-import { intOption } from '../../options.js';
+import { floatOption, intOption, listOption } from '../../options.js';
 import { emitBenchResult } from './output.js';
 
 interface BenchUpscaleOptions {
@@ -15,6 +16,10 @@ interface BenchUpscaleOptions {
   out: string;
   save: boolean;
   quick?: boolean;
+  memory?: boolean;
+  sizes: number[];
+  tiles: number[];
+  memoryModel: 'bicubic' | 'edsr';
 }
 
 /** `otsr bench upscale`: tiled x4 inference of a 1024x768 photo with the reference EDSR, 1 and N workers. */
@@ -34,7 +39,16 @@ export function benchUpscaleCommand(): Command {
     .option('--out <dir>', 'folder for the JSON result', 'bench/results')
     .option('--no-save', 'do not write the JSON file')
     .option('--quick', 'a tiny model on a 128x96 photo (tile 32, overlap 8): a smoke run, not a measurement')
+    .option('--memory', 'instead: peak RSS of `otsr upscale` x4 (PNG, 1 thread) by image size and tile, each run in a fresh process; writes upscale-memory-<date>.json')
+    .option('--sizes <mp,...>', '--memory: input sizes in megapixels', listOption(floatOption('--sizes', 0.01, 100)), [1, 12, 48])
+    .option('--tiles <px,...>', '--memory: tile sides', listOption(intOption('--tiles', 16)), [128, 512])
+    .addOption(new Option('--memory-model <name>', '--memory: the model').choices(['bicubic', 'edsr']).default('bicubic'))
     .action(async (opts: BenchUpscaleOptions, cmd: Command) => {
+      if (opts.memory) {
+        const result = await benchUpscaleMemory({ sizes: opts.sizes, tiles: opts.tiles, model: opts.memoryModel, onProgress: (l) => process.stderr.write(`${l}\n`) });
+        emitBenchResult('upscale-memory', result, opts, formatUpscaleMemory);
+        return;
+      }
       const controller = new AbortController();
       const onSigint = () => controller.abort();
       process.once('SIGINT', onSigint);
