@@ -13,7 +13,7 @@ import { modelOption, overlapOption, scaleOption, tileOption } from './upscaler-
 
 export function upscaleCommand(): Command {
   return new Command('upscale')
-    .description('Super-resolve images of any size with a trained model (tiled, memory bounded, seamless)')
+    .description('Super-resolve images of any size with a trained model (tiled, seamless; PNG outputs streamed, so memory is the input plus a row of tiles)')
     .argument('<inputs...>', 'image files or folders')
     .requiredOption('-o, --out <path>', 'output file (one input) or folder (PNG files, same names)')
     .addOption(modelOption())
