@@ -3,12 +3,12 @@ import path from 'node:path';
 import { isImageFile, listImages } from '../data/folder.js';
 import { InputError, OtsrError, UsageError } from '../errors.js';
 import { constants as bufferConstants } from 'node:buffer';
-import { type OutputFormat, type RgbImage, type SourceImage, encodeRaw, formatForPath, readImageInfo, readSourceImage } from '../image/io.js';
+import { type ImageInfo, type OutputFormat, type RgbImage, type SourceImage, encodeRaw, formatForPath, readImageInfo, readSourceImage } from '../image/io.js';
 import { PngRowWriter } from '../image/png-stream.js';
 import { checkWritableFolder, nearestExisting, writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
 import { refuseOverwritingInputs } from '../util/same-file.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
-import { type BandsResult, type RowSink, type TileSource, modelRunner, tileCount, upscaleBands } from './tiles.js';
+import { type BandsResult, type RowSink, type TileSource, checkTileOptions, modelRunner, tileCount, upscaleBands } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
 export interface UpscaleFilesOptions {
@@ -121,7 +121,7 @@ export async function upscaleFiles(
       try {
         // Sizes are checked on the header, before any pixel is decoded.
         const info = await readImageInfo(job.input, read);
-        checkOutputSize(job.input, info.width * upscaler.scale, info.height * upscaler.scale, info.hasAlpha ? 4 : 3, format, upscaler.scale);
+        checkOutputSize(job.input, info, upscaler.scale, format, checkTileOptions(options).tile);
         img = await readSourceImage(job.input, read);
       } catch (err) {
         if (!(err instanceof OtsrError) || jobs.length === 1) throw err;
@@ -149,8 +149,14 @@ export async function upscaleFiles(
 const MAX_SIDE: Record<OutputFormat, number> = { png: 2 ** 31 - 1, jpeg: 65535, webp: 16383 };
 
 /** Refuses (InputError naming the input) an output that `format` cannot hold, or that would not fit in memory. */
-function checkOutputSize(input: string, width: number, height: number, channels: number, format: OutputFormat, scale: number): void {
+function checkOutputSize(input: string, info: ImageInfo, scale: number, format: OutputFormat, tile: number): void {
+  const [width, height, channels] = [info.width * scale, info.height * scale, info.hasAlpha ? 4 : 3];
   const size = `upscaled x${scale} it would be ${width}x${height} (${Math.round((width * height) / 1e6)} MP)`;
+  // The band of output rows that one row of tiles fills, in float.
+  const band = Math.min(tile, info.height) * scale * width * channels * 4;
+  if (band > bufferConstants.MAX_LENGTH) {
+    throw new InputError(input, `${size}; a row of ${tile}-pixel tiles of it would need ${(band / 2 ** 30).toFixed(1)} GB: use a smaller --tile`);
+  }
   if (width > MAX_SIDE[format] || height > MAX_SIDE[format]) {
     throw new InputError(input, `${size}, larger than ${format.toUpperCase()} allows (${MAX_SIDE[format]} pixels a side); write a .png`);
   }
