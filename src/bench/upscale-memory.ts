@@ -81,6 +81,7 @@ export async function benchUpscaleMemory(options: UpscaleMemoryOptions = {}): Pr
         const { peakRssMB, seconds } = await measure({ input, output, model, scale: SCALE, tile, overlap: OVERLAP });
         await fs.rm(output, { force: true });
         rows.push({ megapixels: mp, width, height, tile, peakRssMB: Math.round(peakRssMB), seconds: Math.round(seconds * 10) / 10 });
+        say(`  peak RSS ${Math.round(peakRssMB)} MB in ${Math.round(seconds)} s`);
       }
     }
     const spread: Record<number, number> = {};

@@ -12,6 +12,8 @@ const SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
 /** PNG colour type by channel count: grey, grey + alpha, RGB, RGBA. */
 const COLOUR_TYPE = [0, 0, 4, 2, 6];
 const IDAT_BYTES = 1 << 20;
+/** Filtered bytes handed to zlib at a time. */
+const ROW_BYTES = 4 << 20;
 
 function chunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.length);
@@ -54,28 +56,33 @@ export class PngRowWriter {
 
   /**
    * The next `rows` rows as float values in [-1, 1] (`rows * width * channels`, interleaved; clamped and rounded
-   * here to 8 or 16 bits).
+   * here to 8 or 16 bits). Handed to zlib a few rows at a time, so that no 8-bit copy of the whole band is made.
    */
   async addRows(values: Float32Array, rows: number): Promise<void> {
     const n = this.width * this.channels;
     const max = this.depth === 8 ? 255 : 65535;
     const half = max / 2;
-    const out = Buffer.alloc(rows * (this.stride + 1));
+    const step = Math.max(1, Math.floor(ROW_BYTES / (this.stride + 1)));
     let row: Buffer = Buffer.alloc(this.stride);
-    for (let r = 0; r < rows; r++) {
-      for (let i = 0; i < n; i++) {
-        const q = Math.min(max, Math.max(0, Math.round((values[r * n + i]! + 1) * half)));
-        if (this.depth === 8) row[i] = q;
-        else row.writeUInt16BE(q, 2 * i);
+    for (let r0 = 0; r0 < rows; r0 += step) {
+      const count = Math.min(step, rows - r0);
+      const out = Buffer.alloc(count * (this.stride + 1));
+      for (let r = 0; r < count; r++) {
+        const first = (r0 + r) * n;
+        for (let i = 0; i < n; i++) {
+          const q = Math.min(max, Math.max(0, Math.round((values[first + i]! + 1) * half)));
+          if (this.depth === 8) row[i] = q;
+          else row.writeUInt16BE(q, 2 * i);
+        }
+        const o = r * (this.stride + 1);
+        out[o] = 2; // filter: Up
+        for (let k = 0; k < this.stride; k++) out[o + 1 + k] = (row[k]! - this.prev[k]!) & 0xff;
+        [this.prev, row] = [row, this.prev];
       }
-      const o = r * (this.stride + 1);
-      out[o] = 2; // filter: Up
-      for (let k = 0; k < this.stride; k++) out[o + 1 + k] = (row[k]! - this.prev[k]!) & 0xff;
-      [this.prev, row] = [row, this.prev];
+      if (!this.deflate.write(out)) await once(this.deflate, 'drain');
+      await this.drain(false);
     }
     this.rows += rows;
-    if (!this.deflate.write(out)) await once(this.deflate, 'drain');
-    await this.drain(false);
   }
 
   /** Ends the image (all rows must have come) and writes the rest of the file. */
