@@ -1,8 +1,8 @@
+import { constants as bufferConstants } from 'node:buffer';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isImageFile, listImages } from '../data/folder.js';
 import { InputError, OtsrError, UsageError } from '../errors.js';
-import { constants as bufferConstants } from 'node:buffer';
 import { type ImageInfo, type OutputFormat, type RgbImage, type SourceImage, encodeRaw, formatForPath, readImageInfo, readSourceImage } from '../image/io.js';
 import { PngRowWriter } from '../image/png-stream.js';
 import { checkWritableFolder, nearestExisting, writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
@@ -135,7 +135,7 @@ export async function upscaleFiles(
       await fs.mkdir(path.dirname(job.output), { recursive: true }).catch((err: unknown) => {
         throw writeError(job.output, err);
       });
-      await writeUpscaled(job.output, format, img, upscaler, { ...options, ...(pool ? { pool } : {}) });
+      await writeUpscaled(job.output, format, img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
       written++;
     }
   } finally {
