@@ -26,3 +26,22 @@ test('otsr bench upscale --quick prints a summary and writes the JSON result und
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('otsr bench upscale --memory measures peak RSS per size and tile, each in a fresh process, and writes the table', () => {
+  const out = mkdtempSync(join(tmpdir(), 'otsr-bench-memory-'));
+  try {
+    const r = runCli(['bench', 'upscale', '--memory', '--sizes', '0.02,0.08', '--tiles', '32,64', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\| 0\.02 MP \(163x122\) \| \d+ MB \([\d.]+ s\) \| \d+ MB \([\d.]+ s\) \|/);
+    assert.match(r.stdout, /\| largest \/ smallest \| [\d.]+x \| [\d.]+x \|/);
+    const files = readdirSync(out);
+    assert.match(files[0]!, /^upscale-memory-.*\.json$/);
+    const result = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
+    assert.equal(result.rows.length, 4);
+    // Each run is a process of its own: node, the wasm backend and sharp alone are tens of MB.
+    for (const row of result.rows) assert.ok(row.peakRssMB > 30 && row.peakRssMB < 2000, JSON.stringify(row));
+    assert.deepEqual(Object.keys(result.spread), ['32', '64']);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
