@@ -35,8 +35,8 @@ export function coverOffsets(length: number, size: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.round((i * (length - size)) / (count - 1)));
 }
 
-/** The image as a [1, h, w, 3] float tensor in [0, 1]. */
-function toTensor(image: RgbImage): tf.Tensor4D {
+/** The image as a [1, h, w, 3] float tensor in [0, 1] (grey replicated to RGB, alpha dropped). */
+export function unitRgbTensor(image: RgbImage): tf.Tensor4D {
   const { width, height, channels, data } = image;
   if (data.length !== width * height * channels || channels < 1) {
     throw new OtsrError(`image data has ${data.length} values, not ${width}x${height}x${channels}`);
@@ -55,7 +55,7 @@ function toTensor(image: RgbImage): tf.Tensor4D {
 export function inceptionInputs(image: RgbImage, mode: FeatureMode = 'crops'): tf.Tensor4D {
   const S = INCEPTION_SIZE;
   return tf.tidy(() => {
-    let x = toTensor(image);
+    let x = unitRgbTensor(image);
     let [h, w] = [image.height, image.width];
     if (mode === 'resize') {
       const fh = Math.floor(h / S), fw = Math.floor(w / S);
