@@ -135,3 +135,36 @@ test('typed errors for sizes it cannot take', async () => {
   await assert.rejects(net.distance(columns(kite, 0, 200), columns(kite, 0, 201)), { name: 'OtsrError', message: /differ in shape/ });
   await assert.rejects(PerceptualNet.load(source, ['no_such_layer']), { name: 'OtsrError', message: /MobileNetV2 model.json has no layer no_such_layer/ });
 });
+
+test('differentiable: tf.grad on wasm (otsr depthwise gradients) equals cpu; variableGrads sees only the image', async () => {
+  const a0 = tf.tidy(() => tf.slice(unitRgbTensor(kite), [0, 100, 80, 0], [1, 64, 72, 3]));
+  const b0 = tf.tidy(() => tf.slice(unitRgbTensor(path), [0, 100, 80, 0], [1, 64, 72, 3]));
+  const grad = (backend: string) => {
+    tf.setBackend(backend);
+    return tf.tidy(() => {
+      const [a, b] = [tf.tensor(a0.dataSync(), a0.shape), tf.tensor(b0.dataSync(), b0.shape)] as tf.Tensor4D[];
+      const g = tf.grad((x: tf.Tensor) => tf.sum(perceptualDistance(net, x as tf.Tensor4D, b!)))(a!);
+      return g.dataSync() as Float32Array;
+    });
+  };
+  const cpu = grad('cpu');
+  const wasm = grad('wasm');
+  const err = relMaxDiff(wasm, cpu);
+  assert.ok(err < 1e-3, `max |wasm - cpu| / max |cpu| = ${err}`);
+  assert.ok(cpu.some((v) => v !== 0) && cpu.every(Number.isFinite), 'a finite, non-zero gradient');
+  // A step against the gradient brings the image closer.
+  const before = await net.distance(a0 as tf.Tensor4D, b0 as tf.Tensor4D);
+  const image = tf.variable(a0);
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 2; i++) {
+    const { value, grads } = tf.variableGrads(() => tf.sum(perceptualDistance(net, image as unknown as tf.Tensor4D, b0 as tf.Tensor4D)));
+    assert.deepEqual(Object.keys(grads), [image.name]);
+    const scale = 1e-3 / tf.tidy(() => tf.max(tf.abs(grads[image.name]!)).dataSync()[0]!);
+    tf.tidy(() => image.assign(tf.sub(image, tf.mul(grads[image.name]!, scale))));
+    tf.dispose([value, grads[image.name]!]);
+  }
+  assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks over variableGrads steps');
+  const after = await net.distance(image as unknown as tf.Tensor4D, b0 as tf.Tensor4D);
+  assert.ok(after < before, `${after} < ${before}`);
+  tf.dispose([a0, b0, image]);
+});
