@@ -111,7 +111,7 @@ test('tf.grad through (fused) depthwise convs works on wasm, equals cpu, and fre
   const grads = (backend: string) => {
     tf.setBackend(backend);
     return tf.tidy(() => {
-      const [x, w, bias] = [tf.tensor(x0.values, x0.shape), tf.tensor(w0.values, w0.shape), tf.tensor(b0.values, b0.shape)] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+      const [x, w, bias] = [tf.tensor4d(x0.values, x0.shape as [number, number, number, number]), tf.tensor4d(w0.values, w0.shape as [number, number, number, number]), tf.tensor1d(b0.values)];
       const f = (a: tf.Tensor, b: tf.Tensor) => {
         const y = tf.fused.depthwiseConv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 2, pad: 'same', bias, activation: 'relu' });
         return tf.sum(tf.square(tf.depthwiseConv2d(y, b as tf.Tensor4D, 1, 'valid')));
