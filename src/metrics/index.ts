@@ -23,5 +23,15 @@ export {
   PERCEPTUAL_MIN_SIZE,
 } from './perceptual.js';
 export { KerasGraph, loadNsfwjsModelSource, type KerasModelSource, type NsfwjsModel } from './keras-graph.js';
+export {
+  bootstrapFeatureDistances,
+  frechetFromGrams,
+  kidFromGrams,
+  type BootstrapOptions,
+  type BootstrapResult,
+  type Grams,
+  type WeightedRows,
+} from './bootstrap.js';
+export { DENSE_STRIDE, gridOffsets, coverOffsets } from './features.js';
 export { inceptionFeatures, unitRgbTensor, imageFeatures, inceptionInputs, type FeatureMode, type FeatureOptions } from './features.js';
 export { symmetricEigen, sqrtmPsd } from './linalg.js';
