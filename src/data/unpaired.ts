@@ -6,7 +6,8 @@ import { UsageError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_CACHE_BYTES, ImageCache } from './cache.js';
 import { ImageFolderSampler, type ImageFolderSamplerOptions } from './image-folder.js';
-import { type DegradationSpec, SyntheticPairSampler, pairMargin } from './synthetic-pairs.js';
+import type { DegradationSpec } from './degradation.js';
+import { SyntheticPairSampler, pairMargin } from './synthetic-pairs.js';
 
 export interface UnpairedFoldersOptions
   extends Pick<ImageFolderSamplerOptions, 'flips' | 'rotations' | 'recursive' | 'maxPixels' | 'concurrency' | 'onWarning' | 'signal'> {

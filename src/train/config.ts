@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { parseDegradation } from '../data/synthetic-pairs.js';
+import { parseDegradation } from '../data/degradation.js';
 import type { ArchSpec } from '../nn/module.js';
 
 /** Everything that defines a training run; saved as runs/NAME/config.json and checked on --resume. */

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sampler } from '../data/sampler.js';
-import { parseDegradation } from '../data/synthetic-pairs.js';
+import { parseDegradation } from '../data/degradation.js';
 import { openUnpairedFolders } from '../data/unpaired.js';
 import type { BackendName } from '../engine/backend.js';
 import { defaultWorkers } from '../engine/parallel/index.js';
