@@ -63,3 +63,17 @@ export function pairedObjective(map: Module, x: tf.Tensor, y: tf.Tensor): tf.Sca
 
 /** Supervised updates in one pretraining step: as many as an OTS step's map updates at the default k. */
 export const PAIRED_UPDATES_PER_STEP = 10;
+
+/** How the pretraining learning rate evolves: constant, or a cosine from the full rate down to 0 at its end. */
+export type PretrainSchedule = 'constant' | 'cosine';
+
+/**
+ * The learning rate of pretraining update `update` (0-based: the map optimizer's updates so far, all of them
+ * pretraining ones) out of `steps` pretraining steps. A function of the optimizer's counter only, so that a
+ * resumed run and the workers compute the same rates.
+ */
+export function pretrainRate(lr: number, schedule: PretrainSchedule, update: number, steps: number): number {
+  if (schedule === 'constant') return lr;
+  const total = steps * PAIRED_UPDATES_PER_STEP;
+  return 0.5 * lr * (1 + Math.cos(Math.PI * Math.min(1, update / total)));
+}

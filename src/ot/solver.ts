@@ -5,7 +5,7 @@ import type { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { Adam, type AdamState, assignChecked } from './adam.js';
 import type { CostState } from './cost.js';
-import { PAIRED_UPDATES_PER_STEP, mapObjective, pairedObjective } from './objectives.js';
+import { PAIRED_UPDATES_PER_STEP, type PretrainSchedule, mapObjective, pairedObjective, pretrainRate } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
 import type { PairSampler } from '../data/synthetic-pairs.js';
 
@@ -121,6 +121,8 @@ export interface PretrainOptions {
   steps: number;
   /** Adam learning rate of the pretraining updates (on the map's optimizer). Default: the map's. */
   lr?: number;
+  /** Default constant. */
+  schedule?: PretrainSchedule;
 }
 
 /** `value` if it is a positive integer; otherwise an Error naming the option `name`. */
@@ -292,7 +294,8 @@ export abstract class OtSolver {
       try {
         const loss = tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => pairedObjective(this.map, x, y), this.map.trainableVariables());
-          this.mapOptimizer.applyGradients(grads, this.pretrain!.lr);
+          const { lr = this.mapOptimizer.lr, schedule = 'constant', steps } = this.pretrain!;
+          this.mapOptimizer.applyGradients(grads, pretrainRate(lr, schedule, this.mapOptimizer.iterations, steps));
           return value;
         });
         paired += (await readScalar(loss)) / PAIRED_UPDATES_PER_STEP;

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { parseDegradation } from '../data/degradation.js';
 import type { ArchSpec } from '../nn/module.js';
+import type { PretrainSchedule } from '../ot/objectives.js';
 
 /** Everything that defines a training run; saved as runs/NAME/config.json and checked on --resume. */
 export interface TrainConfig {
@@ -39,6 +40,8 @@ export interface TrainConfig {
   pretrainSteps?: number;
   /** Adam learning rate of pretraining (absent: `learningRate`). Supervised L1 steps bear a higher rate than the saddle point. */
   pretrainLearningRate?: number;
+  /** `cosine`: the pretraining rate falls from `pretrainLearningRate` to 0 over the pretraining steps. Absent: constant. */
+  pretrainSchedule?: PretrainSchedule;
   /** How pretraining pairs are made: `blind` (a random degradation per crop), `bicubic`, or `blur=S,noise=N,jpeg=Q`. Absent: blind. */
   degradation?: string;
   valLr?: string;
@@ -93,6 +96,7 @@ export const DEFAULT_TRAIN_CONFIG = {
   refreshEvery: 0,
   pretrainSteps: 300,
   pretrainLearningRate: 5e-4,
+  pretrainSchedule: 'cosine' as PretrainSchedule,
   degradation: 'blind',
   seed: 1,
   checkpointEvery: 25,
@@ -130,6 +134,9 @@ export function validateConfig(c: TrainConfig): void {
     throw new UsageError(`--pretrain-steps must be an integer >= 0, got ${c.pretrainSteps}`);
   }
   if (c.degradation !== undefined) parseDegradation(c.degradation);
+  if (c.pretrainSchedule !== undefined && c.pretrainSchedule !== 'constant' && c.pretrainSchedule !== 'cosine') {
+    throw new UsageError(`--pretrain-schedule must be constant or cosine, got ${String(c.pretrainSchedule)}`);
+  }
   if ((c.valLr === undefined) !== (c.valHr === undefined)) throw new UsageError('--val-lr and --val-hr go together');
   if (c.workers !== undefined && !(Number.isInteger(c.workers) && c.workers >= 1 && c.workers <= c.batch)) {
     throw new UsageError(`--workers ${c.workers} must be an integer from 1 to --batch ${c.batch} (each worker takes at least one image of every batch)`);
@@ -146,7 +153,7 @@ export function validateConfig(c: TrainConfig): void {
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
   const fixed: (keyof TrainConfig)[] = [
     'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate',
-    'pretrainSteps', 'pretrainLearningRate', 'degradation',
+    'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation',
   ];
   const withDefaults = (c: TrainConfig): TrainConfig => ({
     ...c,
@@ -154,6 +161,7 @@ export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | u
     workers: c.workers ?? 1,
     pretrainSteps: c.pretrainSteps ?? 0,
     pretrainLearningRate: c.pretrainLearningRate ?? c.learningRate,
+    pretrainSchedule: c.pretrainSchedule ?? 'constant',
     degradation: c.degradation ?? 'blind',
   });
   [saved, now] = [withDefaults(saved), withDefaults(now)];

@@ -10,7 +10,7 @@ import type { ArchSpec } from '../nn/module.js';
 import { buildModule } from '../nn/registry.js';
 import { Adam } from '../ot/adam.js';
 import { ReferenceCost } from '../ot/cost.js';
-import { criticObjective, mapObjective, pairedObjective, potentialObjective } from '../ot/objectives.js';
+import { type PretrainSchedule, criticObjective, mapObjective, pairedObjective, potentialObjective, pretrainRate } from '../ot/objectives.js';
 import { modulesTaskState } from '../ot/task-state.js';
 
 /** Everything a worker needs to build the run's networks and updates (structured-cloneable). */
@@ -33,8 +33,9 @@ export interface OtTaskOptions {
   gpWeight: number;
   /** Outer steps of supervised pretraining on synthetic pairs before the solver's own (0: none). */
   pretrainSteps: number;
-  /** Adam learning rate of the pretraining updates (on the map's optimizer). */
+  /** Adam learning rate of the pretraining updates (on the map's optimizer), and its schedule. */
   pretrainLr: number;
+  pretrainSchedule: PretrainSchedule;
 }
 
 /**
@@ -98,7 +99,7 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
   const pairedStep: ParallelStep = {
     params: map.params,
     loss: ({ x, y }) => pairedObjective(map, x!, y!),
-    update: (g) => mapAdam.applyGradients(g, o.pretrainLr),
+    update: (g) => mapAdam.applyGradients(g, pretrainRate(o.pretrainLr, o.pretrainSchedule, mapAdam.iterations, o.pretrainSteps)),
   };
 
   const modules = modulesTaskState({ map, potential }, { map: mapAdam, potential: potentialAdam });

@@ -203,7 +203,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
       mapLr: task.mapLr,
       potentialLr: task.potentialLr,
       historyLimit: 0,
-      ...(data.pairs ? { pretrain: { pairs: data.pairs, steps: pretrainSteps, lr: task.pretrainLr } } : {}),
+      ...(data.pairs ? { pretrain: { pairs: data.pairs, steps: pretrainSteps, lr: task.pretrainLr, schedule: task.pretrainSchedule } } : {}),
     };
     const solver: OtSolver =
       config.solver === 'ots'
@@ -257,6 +257,7 @@ export function otTaskOptions(config: TrainConfig): OtTaskOptions {
     gpWeight: 10,
     pretrainSteps: config.pretrainSteps ?? 0,
     pretrainLr: config.pretrainLearningRate ?? config.learningRate,
+    pretrainSchedule: config.pretrainSchedule ?? 'constant',
   };
 }
 
