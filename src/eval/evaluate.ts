@@ -36,7 +36,7 @@ export interface EvaluateOptions {
   /** Reuse a loaded PerceptualNet (it is not disposed); otherwise one is loaded and disposed. */
   perceptualNet?: PerceptualNet;
   /** Called after each image (with its scores and the running means) and, within one, per tile. */
-  onImage?: (done: number, total: number, image: ImageScores, running: { psnr: number; ssim: number; perceptual: number }) => void;
+  onImage?: (done: number, total: number, image: ImageScores, running: { psnr: number; ssim: number; perceptual?: number }) => void;
   onTile?: (done: number, total: number) => void;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
@@ -147,7 +147,7 @@ export async function evaluate(upscaler: Upscaler, options: EvaluateOptions): Pr
       options.onImage?.(k + 1, set.length, scores, {
         psnr: mean(perImage.map((s) => s.psnr)),
         ssim: mean(perImage.map((s) => s.ssim)),
-        perceptual: mean(perImage.map((s) => s.perceptual)),
+        ...(perceptualNet ? { perceptual: mean(perImage.map((s) => s.perceptual)) } : {}),
       });
     }
     let fid = NaN, kid = NaN, kidSubsetStd = NaN, kidSubsets = 0, vectors = 0, fidStd = NaN, kidStd = NaN;

@@ -152,11 +152,16 @@ export class KerasGraph {
         values.delete(name);
       }
     };
-    for (const op of this.ops) {
-      const xs = op.inputs.map((name) => values.get(name)!);
-      const y = op.kind === 'input' ? input : tf.tidy(() => runOp(op, xs));
-      values.set(op.name, y);
-      op.inputs.forEach(release);
+    try {
+      for (const op of this.ops) {
+        const xs = op.inputs.map((name) => values.get(name)!);
+        const y = op.kind === 'input' ? input : tf.tidy(() => runOp(op, xs));
+        values.set(op.name, y);
+        op.inputs.forEach(release);
+      }
+    } catch (err) {
+      for (const t of values.values()) if (t !== input) t.dispose();
+      throw err;
     }
     return this.outputs.map((name) => values.get(name)!);
   }
