@@ -6,6 +6,8 @@ import { UsageError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_CACHE_BYTES, ImageCache } from './cache.js';
 import { ImageFolderSampler, type ImageFolderSamplerOptions } from './image-folder.js';
+import type { DegradationSpec } from './degradation.js';
+import { SyntheticPairSampler, pairMargin } from './synthetic-pairs.js';
 
 export interface UnpairedFoldersOptions
   extends Pick<ImageFolderSamplerOptions, 'flips' | 'rotations' | 'recursive' | 'maxPixels' | 'concurrency' | 'onWarning' | 'signal'> {
@@ -18,6 +20,8 @@ export interface UnpairedFoldersOptions
   seed: number;
   /** One budget for both samplers' decoded images (default DEFAULT_CACHE_BYTES). */
   cacheBytes?: number;
+  /** Also make aligned pretraining pairs from the HR folders with this degradation (see SyntheticPairSampler). */
+  pairs?: DegradationSpec;
 }
 
 export interface UnpairedFolders {
@@ -27,6 +31,8 @@ export interface UnpairedFolders {
   readonly hr: ImageFolderSampler;
   readonly scale: number;
   readonly cache: ImageCache;
+  /** Pretraining pairs made from the HR folders (when `pairs` was given). */
+  readonly pairs?: SyntheticPairSampler;
 }
 
 /** Opens both folders (validating every header) and returns their samplers. */
@@ -52,5 +58,9 @@ export async function openUnpairedFolders(options: UnpairedFoldersOptions): Prom
   };
   const lr = await ImageFolderSampler.open({ ...common, folders: options.lr, crop: crop / scale, seed: seedOf() });
   const hr = await ImageFolderSampler.open({ ...common, folders: options.hr, crop, seed: seedOf() });
-  return { lr, hr, scale, cache };
+  if (options.pairs === undefined) return { lr, hr, scale, cache };
+  // Larger HR crops, cut back to `crop` after degrading (pairMargin): drawn by a sampler of their own.
+  const big = await ImageFolderSampler.open({ ...common, folders: options.hr, crop: crop + 2 * pairMargin(scale), seed: seedOf() });
+  const pairs = new SyntheticPairSampler(big, scale, crop, options.pairs, seedOf());
+  return { lr, hr, scale, cache, pairs };
 }

@@ -2,13 +2,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { type FilterGradStrategy, conv2dBackpropFilter } from './conv-backprop-filter.js';
 import { conv2dBackpropInput } from './conv-backprop-input.js';
+import { depthwiseBackpropFilter, depthwiseBackpropInput, depthwiseInfo } from './depthwise-backprop.js';
 import { type ConvEpilogue, conv2dGemm } from './conv-forward.js';
 import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
 
 const BACKEND = 'wasm';
 
 /** The kernels otsr registers for wasm, replacing the stock one where there is one. */
-export const WASM_TRAINING_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Sum'] as const;
+export const WASM_TRAINING_KERNELS = [
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'Sum',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+] as const;
 export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 
 /** tfjs-backend-wasm's own kernels that otsr replaced, and otsr's, by kernel name. */
@@ -113,6 +122,34 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo {
   }
 }
 
+/**
+ * The gradients of depthwise convolutions (tfjs-backend-wasm 4.22 has neither): JS loops on the heap
+ * (depthwise-backprop.ts). The output is allocated before the views are taken, since an allocation can move
+ * the heap.
+ */
+function depthwiseBackprop(which: 'input' | 'filter') {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape?: number[]; filterShape?: number[] };
+    const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
+    try {
+      if (which === 'input') {
+        const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+        const info = depthwiseInfo(attrs.inputShape!, filter.shape, attrs, 'DepthwiseConv2dNativeBackpropInput');
+        const dx = calls.empty(info.inShape);
+        depthwiseBackpropInput(calls.view(dy), calls.view(filter), info, calls.view(dx));
+        return calls.keep(dx);
+      }
+      const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const info = depthwiseInfo(x.shape, attrs.filterShape!, attrs, 'DepthwiseConv2dNativeBackpropFilter');
+      const dw = calls.empty(attrs.filterShape!);
+      depthwiseBackpropFilter(calls.view(x), calls.view(dy), info, calls.view(dw));
+      return calls.keep(dw);
+    } finally {
+      calls.dispose();
+    }
+  };
+}
+
 /** Rows summed in float32 by the SIMD kernel before the partial sums are added in float64. */
 const SUM_BLOCK_ROWS = 256;
 
@@ -159,7 +196,8 @@ function sum(args: KernelArgs): tf.TensorInfo {
  * Registers otsr's training kernels for the `wasm` backend, all on otsr's SIMD GEMM (wasm/): Conv2D and
  * FusedConv2D (XNNPACK's runs at ~60% of their speed here), Conv2DBackpropInput (the stock one is a naive
  * loop, 10-20x slower) and Conv2DBackpropFilter (which tfjs-backend-wasm 4.22 lacks), for every stride,
- * padding and dilation (NHWC). Also a Sum that is fast over leading axes (bias gradients). Idempotent; the
+ * padding and dilation (NHWC). Also a Sum that is fast over leading axes (bias gradients), and the two
+ * depthwise-conv gradients tfjs-backend-wasm lacks (MobileNetV2 perceptual losses need them). Idempotent; the
  * stock kernels stay reachable through {@link stockWasmKernel} for benchmarks.
  */
 export function registerWasmTrainingKernels(): void {
@@ -169,6 +207,8 @@ export function registerWasmTrainingKernels(): void {
     Conv2DBackpropInput: backpropInput as unknown as tf.KernelFunc,
     Conv2DBackpropFilter: backpropFilter as unknown as tf.KernelFunc,
     Sum: sum as unknown as tf.KernelFunc,
+    DepthwiseConv2dNativeBackpropInput: depthwiseBackprop('input') as unknown as tf.KernelFunc,
+    DepthwiseConv2dNativeBackpropFilter: depthwiseBackprop('filter') as unknown as tf.KernelFunc,
   };
   for (const name of WASM_TRAINING_KERNELS) {
     const current = tf.getKernel(name, BACKEND);

@@ -6,18 +6,25 @@ import type { RgbImage } from './quality.js';
 
 /**
  * How images become 299x299 Inception inputs:
- * - `crops` (default): the image is covered by a grid of 299x299 crops at its own resolution (ceil(w / 299) x
- *   ceil(h / 299) crops, evenly spaced, overlapping a little where 299 does not divide the size), one feature
- *   vector per crop. Super-resolution is about fine detail, which a downscale to 299 would wash out; crops also
- *   give several samples per image, which small validation sets need. An image whose short side is under 299
- *   is first enlarged (bilinear) to a short side of 299.
+ * - `dense` (what `otsr eval` uses): 299x299 crops at the image's own resolution on a grid with a step of at most
+ *   {@link DENSE_STRIDE} (64) pixels, evenly spaced from edge to edge (ceil((w - 299) / 64) + 1 columns, as many
+ *   rows likewise; 768x512: 9 x 5 = 45 crops), one feature vector per crop. Overlapping crops see the same detail
+ *   at many positions relative to Inception's strides, and give hundreds of vectors from a handful of images,
+ *   which FID's covariances need; they are not independent samples (see docs/evaluation.md).
+ * - `crops`: the image covered by a grid of 299x299 crops at its own resolution (ceil(w / 299) x ceil(h / 299)
+ *   crops, evenly spaced, overlapping a little where 299 does not divide the size). Super-resolution is about
+ *   fine detail, which a downscale to 299 would wash out.
  * - `resize`: the whole image is squeezed to 299x299, one vector per image (the usual FID protocol for whole
  *   scenes; aspect ratio not kept). When shrinking by 2x or more it is first box-filtered by the integer factor,
  *   so that bilinear resampling does not alias (fine noise would otherwise survive the downscale as aliasing).
- * In both cases values are divided by 255 (nsfwjs' own preprocessing, [0, 1]) and grey images are replicated to
- * three channels; alpha is ignored.
+ * With `dense` and `crops` an image whose short side is under 299 is first enlarged (bilinear) to a short side of
+ * 299. In all modes values are divided by 255 (nsfwjs' own preprocessing, [0, 1]) and grey images are replicated
+ * to three channels; alpha is ignored.
  */
-export type FeatureMode = 'crops' | 'resize';
+export type FeatureMode = 'dense' | 'crops' | 'resize';
+
+/** The largest step between neighbouring crops of `dense` mode, in pixels. */
+export const DENSE_STRIDE = 64;
 
 export interface FeatureOptions {
   mode?: FeatureMode;
@@ -28,15 +35,23 @@ export interface FeatureOptions {
   signal?: AbortSignal;
 }
 
-/** Offsets of `count` windows of `size` evenly covering `length` (first at 0, last at length - size). */
-export function coverOffsets(length: number, size: number): number[] {
+/**
+ * Offsets of windows of `size` along `length`, evenly spaced from 0 to length - size, as few as keep neighbours at
+ * most `step` apart (ceil((length - size) / step) + 1 of them; one at 0 when length <= size).
+ */
+export function gridOffsets(length: number, size: number, step: number): number[] {
   if (length <= size) return [0];
-  const count = Math.ceil(length / size);
+  const count = Math.ceil((length - size) / step) + 1;
   return Array.from({ length: count }, (_, i) => Math.round((i * (length - size)) / (count - 1)));
 }
 
-/** The image as a [1, h, w, 3] float tensor in [0, 1]. */
-function toTensor(image: RgbImage): tf.Tensor4D {
+/** Offsets of the fewest windows of `size` that cover `length` (`crops` mode): ceil(length / size) of them. */
+export function coverOffsets(length: number, size: number): number[] {
+  return gridOffsets(length, size, size);
+}
+
+/** The image as a [1, h, w, 3] float tensor in [0, 1] (grey replicated to RGB, alpha dropped). */
+export function unitRgbTensor(image: RgbImage): tf.Tensor4D {
   const { width, height, channels, data } = image;
   if (data.length !== width * height * channels || channels < 1) {
     throw new OtsrError(`image data has ${data.length} values, not ${width}x${height}x${channels}`);
@@ -53,9 +68,10 @@ function toTensor(image: RgbImage): tf.Tensor4D {
 
 /** The Inception inputs of one image under `mode`: [k, 299, 299, 3]. */
 export function inceptionInputs(image: RgbImage, mode: FeatureMode = 'crops'): tf.Tensor4D {
+  if (mode !== 'dense' && mode !== 'crops' && mode !== 'resize') throw new OtsrError(`unknown feature mode '${mode}'`);
   const S = INCEPTION_SIZE;
   return tf.tidy(() => {
-    let x = toTensor(image);
+    let x = unitRgbTensor(image);
     let [h, w] = [image.height, image.width];
     if (mode === 'resize') {
       const fh = Math.floor(h / S), fw = Math.floor(w / S);
@@ -67,8 +83,9 @@ export function inceptionInputs(image: RgbImage, mode: FeatureMode = 'crops'): t
       [h, w] = [Math.max(S, Math.round(h * f)), Math.max(S, Math.round(w * f))];
       x = tf.image.resizeBilinear(x, [h, w], false, true);
     }
+    const step = mode === 'dense' ? DENSE_STRIDE : S;
     const crops: tf.Tensor4D[] = [];
-    for (const y0 of coverOffsets(h, S)) for (const x0 of coverOffsets(w, S)) crops.push(tf.slice(x, [0, y0, x0, 0], [1, S, S, 3]));
+    for (const y0 of gridOffsets(h, S, step)) for (const x0 of gridOffsets(w, S, step)) crops.push(tf.slice(x, [0, y0, x0, 0], [1, S, S, 3]));
     return crops.length === 1 ? crops[0]! : tf.concat(crops, 0);
   });
 }

@@ -80,6 +80,7 @@ function planModule(spec: ArchSpec, options: BuildOptions): { make: () => Module
         resScale: r.optNumber('resScale'),
         scale: scale as EdsrScale,
         skip: r.optEnum('skip', ['none', 'upsample'] as const),
+        upsampling: r.optEnum('upsampling', ['hr', 'lr'] as const),
         upsampler: options.upsampler,
         seed,
       };
@@ -87,8 +88,10 @@ function planModule(spec: ArchSpec, options: BuildOptions): { make: () => Module
         make: () => new Edsr(o),
         count: () => {
           const f = o.nFeats;
+          const body = convCount(3, f) + 2 * o.nResBlocks * convCount(f, f) + convCount(f, f);
+          if (o.upsampling === 'lr') return body + convCount(f, 3 * scale * scale);
           const ups = scale === 3 ? convCount(f, 9 * f) : Math.log2(scale) * convCount(f, 4 * f);
-          return convCount(3, f) + 2 * o.nResBlocks * convCount(f, f) + convCount(f, f) + ups + convCount(f, 3);
+          return body + ups + convCount(f, 3);
         },
       };
       break;

@@ -58,13 +58,14 @@ export class Adam {
 
   /**
    * One update from gradients keyed by tf.Variable name (what `tf.variableGrads` returns). Parameters without
-   * a gradient are left alone. Does not dispose `grads`.
+   * a gradient are left alone. Does not dispose `grads`. `lr` overrides the optimizer's rate for this update
+   * (pretraining runs at its own rate on the same slots).
    */
-  applyGradients(grads: tf.NamedTensorMap): void {
+  applyGradients(grads: tf.NamedTensorMap, lr = this.lr): void {
     this.t += 1;
     const bc1 = 1 - this.beta1 ** this.t;
     const bc2 = 1 - this.beta2 ** this.t;
-    const stepSize = this.lr / bc1;
+    const stepSize = lr / bc1;
     const sqrtBc2 = Math.sqrt(bc2);
     tf.tidy(() => {
       const b1 = tf.scalar(this.beta1);

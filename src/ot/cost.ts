@@ -99,11 +99,18 @@ export interface ReferenceCostOptions {
   /** U: the initial reference (an upsampler). Not disposed by the cost. */
   reference: Reference;
   /**
-   * Replace U by a frozen copy of the map every `every` outer steps (the reference code's "G0"): after step
-   * `every`, `2·every`, …, the map's weights are copied into `frozen` (a network of the map's architecture,
-   * owned by the cost from then on) and c(x, T(x)) = d(frozen(x), T(x)).
+   * Replace U by a frozen copy of the map (the reference code's "G0"): after every `every` outer steps
+   * (`every`, `2·every`, …) and/or once after step `at` (the end of pretraining, so that the cost measures
+   * from the pretrained map), the map's weights are copied into `frozen` (a network of the map's
+   * architecture, owned by the cost from then on) and c(x, T(x)) = d(frozen(x), T(x)).
    */
-  refresh?: { every: number; frozen: Module };
+  refresh?: RefreshOptions;
+}
+
+export interface RefreshOptions {
+  every?: number;
+  at?: number;
+  frozen: Module;
 }
 
 /**
@@ -114,7 +121,7 @@ export class ReferenceCost implements TransportCost {
   readonly name: string;
   private readonly distance: TransportCost;
   private readonly initial: Reference;
-  private readonly refresh?: { every: number; frozen: Module };
+  private readonly refresh?: RefreshOptions;
   private refreshedAt: number | null = null;
 
   constructor(options: ReferenceCostOptions) {
@@ -122,8 +129,10 @@ export class ReferenceCost implements TransportCost {
     this.distance = typeof d === 'string' ? makeCost(d) : d;
     this.initial = options.reference;
     if (options.refresh) {
-      const { every } = options.refresh;
-      if (!Number.isInteger(every) || every < 1) throw new Error(`refresh.every must be a positive integer, got ${every}`);
+      const { every, at } = options.refresh;
+      if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new Error(`refresh.every must be a positive integer, got ${every}`);
+      if (at !== undefined && (!Number.isInteger(at) || at < 1)) throw new Error(`refresh.at must be a positive integer, got ${at}`);
+      if (every === undefined && at === undefined) throw new Error('refresh needs `every` or `at`');
       this.refresh = options.refresh;
     }
     this.name = `${this.distance.name}(ref)`;
@@ -144,8 +153,9 @@ export class ReferenceCost implements TransportCost {
   }
 
   afterStep(step: number, map: Module): void {
-    if (this.refresh && step % this.refresh.every === 0) {
-      this.refresh.frozen.copyFrom(map);
+    const r = this.refresh;
+    if (r && (step === r.at || (r.every !== undefined && step % r.every === 0))) {
+      r.frozen.copyFrom(map);
       this.refreshedAt = step;
     }
   }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { potentialObjective } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
 import { type CommonSolverOptions, OtSolver, type StepLosses, positiveInteger, readScalar } from './solver.js';
 
@@ -54,11 +55,7 @@ export class NeuralOT extends OtSolver {
     const y = await this.draw('target');
     try {
       const loss = tf.tidy(() => {
-        const tx = this.map.apply(x);
-        const { value, grads } = tf.variableGrads(
-          () => tf.sub(tf.mean(this.potentialOf(tx)), tf.mean(this.potentialOf(y))) as tf.Scalar,
-          this.potential.trainableVariables(),
-        );
+        const { value, grads } = tf.variableGrads(() => potentialObjective(this.map, this.potential, x, y), this.potential.trainableVariables());
         this.potentialOptimizer.applyGradients(grads);
         return value;
       });

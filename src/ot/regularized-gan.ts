@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { criticObjective } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
 import { type CommonSolverOptions, OtSolver, type StepLosses, positiveInteger, readScalar } from './solver.js';
 
@@ -54,20 +55,12 @@ export class RegularizedGAN extends OtSolver {
     for (let i = 0; i < b; i++) eta[i] = this.rng.next();
     try {
       const [loss, gp] = tf.tidy(() => {
-        const tx = this.map.apply(x);
-        if (!tf.util.arraysEqual(tx.shape, y.shape)) {
-          throw new Error(`T(x) has shape ${JSON.stringify(tx.shape)} but target samples have ${JSON.stringify(y.shape)}`);
-        }
         const e = tf.tensor(eta, [b, ...Array(y.rank - 1).fill(1)]);
-        const xh = tf.add(tf.mul(e, y), tf.mul(tf.sub(1, e), tx));
-        const axes = [...Array(y.rank).keys()].slice(1);
         let penalty: tf.Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const g = tf.grad((z: tf.Tensor) => tf.sum(this.potentialOf(z)))(xh);
-          const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), axes), 1e-12));
-          penalty = tf.keep(tf.mean(tf.square(tf.sub(norm, 1))));
-          const gap = tf.sub(tf.mean(this.potentialOf(tx)), tf.mean(this.potentialOf(y)));
-          return tf.add(gap, tf.mul(penalty, this.gpWeight)) as tf.Scalar;
+          const r = criticObjective(this.map, this.potential, x, y, e, this.gpWeight);
+          penalty = tf.keep(r.gp);
+          return r.loss;
         }, this.potential.trainableVariables());
         this.potentialOptimizer.applyGradients(grads);
         return [value, penalty!];

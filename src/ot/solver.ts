@@ -5,7 +5,9 @@ import type { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { Adam, type AdamState, assignChecked } from './adam.js';
 import type { CostState } from './cost.js';
+import { PAIRED_UPDATES_PER_STEP, type PretrainSchedule, mapObjective, pairedObjective, pretrainRate } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
+import type { PairSampler } from '../data/synthetic-pairs.js';
 
 /** Losses of one outer step (numbers, already read back from the backend). */
 export interface StepLosses {
@@ -19,6 +21,11 @@ export interface StepLosses {
   cost: number;
   /** GAN only: mean gradient penalty E(|∇f| − 1)² (without its weight). */
   gradientPenalty?: number;
+  /**
+   * Set on pretraining steps only (then the other losses are 0): the mean L1 loss E|T(x) − y| on the step's
+   * synthetic pairs.
+   */
+  paired?: number;
 }
 
 /** What `fit` reports after every outer step. */
@@ -61,6 +68,8 @@ export interface SolverState {
   target: unknown;
   cost: CostState | null;
   history: StepLosses[];
+  /** The pretraining pair sampler's state (absent when the run has no pretraining). */
+  pairs?: unknown;
 }
 
 /** Frees the tensors held by a state from {@link OtSolver.getState}. */
@@ -98,6 +107,22 @@ export interface CommonSolverOptions {
    * code's torch defaults), (0, 0.9) for RegularizedGAN (WGAN-GP's).
    */
   betas?: [number, number];
+  /**
+   * Pretraining: the first `steps` outer steps train the map alone, supervised, on aligned pairs made from
+   * Q's side (see data/synthetic-pairs.ts), {@link PAIRED_UPDATES_PER_STEP} L1 updates each, before the
+   * solver's own iterations begin. A cost that should measure from the pretrained map refreshes its
+   * reference after step `steps` (ReferenceCost's `refresh.at`).
+   */
+  pretrain?: PretrainOptions;
+}
+
+export interface PretrainOptions {
+  pairs: PairSampler;
+  steps: number;
+  /** Adam learning rate of the pretraining updates (on the map's optimizer). Default: the map's. */
+  lr?: number;
+  /** Default constant. */
+  schedule?: PretrainSchedule;
 }
 
 /** `value` if it is a positive integer; otherwise an Error naming the option `name`. */
@@ -122,6 +147,7 @@ export abstract class OtSolver {
   private completed = 0;
   private readonly lossHistory: StepLosses[] = [];
   private readonly historyLimit: number;
+  private readonly pretrain?: PretrainOptions;
 
   /**
    * Checks the common options and makes both Adam optimizers (their slots are allocated here: a subclass
@@ -135,6 +161,10 @@ export abstract class OtSolver {
     this.batchSize = positiveInteger('batchSize', options.batchSize ?? 64);
     this.rng = new Rng(options.seed ?? 0);
     this.historyLimit = options.historyLimit ?? Infinity;
+    if (options.pretrain && !(Number.isInteger(options.pretrain.steps) && options.pretrain.steps >= 0)) {
+      throw new Error(`pretrain.steps must be a non-negative integer, got ${options.pretrain.steps}`);
+    }
+    this.pretrain = options.pretrain;
     if (!(this.historyLimit >= 0)) throw new Error(`historyLimit must be >= 0, got ${this.historyLimit}`);
     const [beta1, beta2] = options.betas ?? defaultBetas;
     this.mapOptimizer = new Adam(networks.map.params, { lr: options.mapLr ?? 1e-4, beta1, beta2 });
@@ -159,7 +189,7 @@ export abstract class OtSolver {
     if (!tf.getGradient('Sum')) {
       throw new OtsrError('TF.js gradients are not registered: call initBackend() before training');
     }
-    const partial = await this.runStep();
+    const partial = this.completed < (this.pretrain?.steps ?? 0) ? await this.pairedStep() : await this.runStep();
     this.completed += 1;
     this.problem.cost.afterStep?.(this.completed, this.map);
     const losses: StepLosses = { step: this.completed, ...partial };
@@ -199,6 +229,7 @@ export abstract class OtSolver {
       target: this.problem.target.getState(),
       cost: this.problem.cost.getState?.() ?? null,
       history: this.history,
+      ...(this.pretrain ? { pairs: this.pretrain.pairs.getState() } : {}),
     };
   }
 
@@ -213,6 +244,7 @@ export abstract class OtSolver {
     this.problem.source.setState(state.source);
     this.problem.target.setState(state.target);
     this.problem.cost.setState?.(state.cost);
+    if (this.pretrain && state.pairs !== undefined) this.pretrain.pairs.setState(state.pairs);
     this.completed = state.step;
     // Not splice(…, ...history): spreading >~120k entries overflows the call stack (long runs).
     this.lossHistory.length = 0;
@@ -241,9 +273,9 @@ export abstract class OtSolver {
       const [loss, cost] = tf.tidy(() => {
         let c: tf.Tensor | undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const tx = this.map.apply(x);
-          c = tf.keep(tf.mean(this.problem.cost.cost(x, tx)));
-          return tf.sub(tf.mul(c, lambda), tf.mean(this.potentialOf(tx))) as tf.Scalar;
+          const r = mapObjective(this.map, this.potential, this.problem.cost, lambda, x);
+          c = tf.keep(r.cost);
+          return r.loss;
         }, this.map.trainableVariables());
         this.mapOptimizer.applyGradients(grads);
         return [value, c!];
@@ -254,15 +286,24 @@ export abstract class OtSolver {
     }
   }
 
-  /** f(y) as a [B] tensor, whatever the potential's output shape ([B] or [B,1]). */
-  protected potentialOf(y: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const out = this.potential.apply(y);
-      if (out.size !== y.shape[0]) {
-        throw new Error(`the potential must return one value per sample, got shape ${JSON.stringify(out.shape)} for a batch of ${y.shape[0]}`);
+  /** One pretraining step: {@link PAIRED_UPDATES_PER_STEP} supervised L1 updates of the map on fresh pairs. */
+  private async pairedStep(): Promise<Omit<StepLosses, 'step'>> {
+    let paired = 0;
+    for (let i = 0; i < PAIRED_UPDATES_PER_STEP; i++) {
+      const { x, y } = await this.pretrain!.pairs.samplePairs(this.batchSize);
+      try {
+        const loss = tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => pairedObjective(this.map, x, y), this.map.trainableVariables());
+          const { lr = this.mapOptimizer.lr, schedule = 'constant', steps } = this.pretrain!;
+          this.mapOptimizer.applyGradients(grads, pretrainRate(lr, schedule, this.mapOptimizer.iterations, steps));
+          return value;
+        });
+        paired += (await readScalar(loss)) / PAIRED_UPDATES_PER_STEP;
+      } finally {
+        tf.dispose([x, y]);
       }
-      return tf.reshape(out, [-1]);
-    });
+    }
+    return { mapLoss: 0, potentialLoss: 0, cost: 0, paired };
   }
 
   /** Draws a batch from a sampler, checking its shape against the sampler's declared one. */

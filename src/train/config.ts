@@ -1,5 +1,7 @@
 import { UsageError } from '../errors.js';
+import { parseDegradation } from '../data/degradation.js';
 import type { ArchSpec } from '../nn/module.js';
+import type { PretrainSchedule } from '../ot/objectives.js';
 
 /** Everything that defines a training run; saved as runs/NAME/config.json and checked on --resume. */
 export interface TrainConfig {
@@ -30,6 +32,18 @@ export interface TrainConfig {
   nCritic: number;
   /** Refresh the cost's reference map U to a frozen copy of T every N steps (0: keep bicubic). */
   refreshEvery: number;
+  /**
+   * The first N outer steps pretrain the map alone on aligned pairs made from the HR folders by `degradation`
+   * (L1; no pair of the real LR photos is used, so the method stays unpaired); then the solver runs from the
+   * pretrained map, with it as the cost's reference U. Absent in runs saved before it existed: 0.
+   */
+  pretrainSteps?: number;
+  /** Adam learning rate of pretraining (absent: `learningRate`). Supervised L1 steps bear a higher rate than the saddle point. */
+  pretrainLearningRate?: number;
+  /** `cosine`: the pretraining rate falls from `pretrainLearningRate` to 0 over the pretraining steps. Absent: constant. */
+  pretrainSchedule?: PretrainSchedule;
+  /** How pretraining pairs are made: `blind` (a random degradation per crop), `bicubic`, or `blur=S,noise=N,jpeg=Q`. Absent: blind. */
+  degradation?: string;
   valLr?: string;
   valHr?: string;
   seed: number;
@@ -80,6 +94,10 @@ export const DEFAULT_TRAIN_CONFIG = {
   kMap: 10,
   nCritic: 5,
   refreshEvery: 0,
+  pretrainSteps: 300,
+  pretrainLearningRate: 5e-4,
+  pretrainSchedule: 'cosine' as PretrainSchedule,
+  degradation: 'blind',
   seed: 1,
   checkpointEvery: 25,
   sampleEvery: 100,
@@ -112,6 +130,13 @@ export function validateConfig(c: TrainConfig): void {
   if (c.crop % c.scale !== 0) throw new UsageError(`--crop ${c.crop} must be a multiple of --scale ${c.scale}`);
   if (c.crop / c.scale < 4) throw new UsageError(`--crop ${c.crop} is too small for scale ${c.scale} (LR crops under 4 pixels)`);
   if (c.costWeight !== undefined && !(c.costWeight > 0)) throw new UsageError(`--cost-weight must be > 0, got ${c.costWeight}`);
+  if (c.pretrainSteps !== undefined && !(Number.isInteger(c.pretrainSteps) && c.pretrainSteps >= 0)) {
+    throw new UsageError(`--pretrain-steps must be an integer >= 0, got ${c.pretrainSteps}`);
+  }
+  if (c.degradation !== undefined) parseDegradation(c.degradation);
+  if (c.pretrainSchedule !== undefined && c.pretrainSchedule !== 'constant' && c.pretrainSchedule !== 'cosine') {
+    throw new UsageError(`--pretrain-schedule must be constant or cosine, got ${String(c.pretrainSchedule)}`);
+  }
   if ((c.valLr === undefined) !== (c.valHr === undefined)) throw new UsageError('--val-lr and --val-hr go together');
   if (c.workers !== undefined && !(Number.isInteger(c.workers) && c.workers >= 1 && c.workers <= c.batch)) {
     throw new UsageError(`--workers ${c.workers} must be an integer from 1 to --batch ${c.batch} (each worker takes at least one image of every batch)`);
@@ -126,8 +151,19 @@ export function validateConfig(c: TrainConfig): void {
 
 /** The settings that must not change when a run is resumed (the rest, e.g. --steps, may). */
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
-  const fixed: (keyof TrainConfig)[] = ['scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate'];
-  const withDefaults = (c: TrainConfig): TrainConfig => ({ ...c, costWeight: c.costWeight ?? 1, workers: c.workers ?? 1 });
+  const fixed: (keyof TrainConfig)[] = [
+    'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate',
+    'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation',
+  ];
+  const withDefaults = (c: TrainConfig): TrainConfig => ({
+    ...c,
+    costWeight: c.costWeight ?? 1,
+    workers: c.workers ?? 1,
+    pretrainSteps: c.pretrainSteps ?? 0,
+    pretrainLearningRate: c.pretrainLearningRate ?? c.learningRate,
+    pretrainSchedule: c.pretrainSchedule ?? 'constant',
+    degradation: c.degradation ?? 'blind',
+  });
   [saved, now] = [withDefaults(saved), withDefaults(now)];
   for (const key of fixed) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {

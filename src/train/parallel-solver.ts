@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../engine/backend.js';
 import { DataParallel, type ParallelState, siblingModule } from '../engine/parallel/index.js';
 import type { Sampler } from '../data/sampler.js';
+import type { PairSampler } from '../data/synthetic-pairs.js';
+import { PAIRED_UPDATES_PER_STEP } from '../ot/objectives.js';
 import type { Module } from '../nn/module.js';
 import type { AdamState } from '../ot/adam.js';
 import { type StepLosses, type SolverState, drawBatch } from '../ot/solver.js';
@@ -20,6 +22,8 @@ export interface ParallelSolverOptions {
   seed: number;
   /** Backend of the workers (use the main thread's, so that both compute alike). Default wasm. */
   backend?: BackendName;
+  /** Pretraining pairs, drawn on this thread, for the first `task.pretrainSteps` steps (as OtSolver's `pretrain`). */
+  pairs?: PairSampler;
 }
 
 /**
@@ -76,9 +80,10 @@ export class ParallelSolver {
 
   /** One outer iteration (OTS: k map updates + 1 potential update; GAN: n critic updates + 1 map update). */
   async step(): Promise<StepLosses> {
-    const partial = this.kind === 'ots' ? await this.otsStep() : await this.ganStep();
+    const { pretrainSteps, refreshEvery } = this.options.task;
+    const partial = this.completed < pretrainSteps ? await this.pairedStep() : this.kind === 'ots' ? await this.otsStep() : await this.ganStep();
     this.completed += 1;
-    if (this.options.task.refreshEvery > 0) await this.pool.call('afterStep', this.completed);
+    if (refreshEvery > 0 || this.completed === pretrainSteps) await this.pool.call('afterStep', this.completed);
     return { step: this.completed, ...partial };
   }
 
@@ -93,6 +98,17 @@ export class ParallelSolver {
     }
     const { loss: potentialLoss } = await this.update('potential', ['source', 'target']);
     return { mapLoss, potentialLoss, cost };
+  }
+
+  private async pairedStep(): Promise<Omit<StepLosses, 'step'>> {
+    const pairs = this.options.pairs;
+    if (!pairs) throw new Error('this run pretrains (task.pretrainSteps > 0) but was given no pair sampler');
+    let paired = 0;
+    for (let i = 0; i < PAIRED_UPDATES_PER_STEP; i++) {
+      const { x, y } = await pairs.samplePairs(this.batchSize);
+      paired += (await this.run('paired', { x, y })).loss / PAIRED_UPDATES_PER_STEP;
+    }
+    return { mapLoss: 0, potentialLoss: 0, cost: 0, paired };
   }
 
   private async ganStep(): Promise<Omit<StepLosses, 'step'>> {
@@ -113,13 +129,23 @@ export class ParallelSolver {
     const batch: Record<string, tf.Tensor | { data: Float32Array; shape: number[] }> = {};
     try {
       for (const which of draws) batch[which === 'source' ? 'x' : 'y'] = await this.draw(which);
-      if (eta) {
-        const b = this.batchSize;
-        const e = new Float32Array(b);
-        for (let i = 0; i < b; i++) e[i] = this.rng.next();
-        const rank = (batch.y as tf.Tensor).rank;
-        batch.eta = { data: e, shape: [b, ...Array<number>(rank - 1).fill(1)] };
-      }
+    } catch (err) {
+      tf.dispose(Object.values(batch).filter((t): t is tf.Tensor => t instanceof tf.Tensor));
+      throw err;
+    }
+    if (eta) {
+      const b = this.batchSize;
+      const e = new Float32Array(b);
+      for (let i = 0; i < b; i++) e[i] = this.rng.next();
+      const rank = (batch.y as tf.Tensor).rank;
+      batch.eta = { data: e, shape: [b, ...Array<number>(rank - 1).fill(1)] };
+    }
+    return this.run(name, batch);
+  }
+
+  /** Runs step `name` in the workers on `batch`, then frees the batch's tensors. */
+  private async run(name: string, batch: Record<string, tf.Tensor | { data: Float32Array; shape: number[] }>): Promise<{ loss: number; metrics: Record<string, number> }> {
+    try {
       return await this.pool.step(name, batch);
     } finally {
       tf.dispose(Object.values(batch).filter((t): t is tf.Tensor => t instanceof tf.Tensor));
@@ -164,6 +190,7 @@ export class ParallelSolver {
       target: this.target.getState(),
       cost: refreshedAt < 0 ? { refreshedAt: null } : { refreshedAt, weights: take('cost/') },
       history: [],
+      ...(this.options.pairs ? { pairs: this.options.pairs.getState() } : {}),
     };
   }
 
@@ -194,6 +221,7 @@ export class ParallelSolver {
     this.rng.setState(state.rng);
     this.source.setState(state.source);
     this.target.setState(state.target);
+    if (this.options.pairs && state.pairs !== undefined) this.options.pairs.setState(state.pairs);
     this.completed = state.step;
   }
 

@@ -6,10 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParallelStep, ParallelTask, WorkerInfo } from '../engine/parallel/protocol.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
-import type { ArchSpec, Module } from '../nn/module.js';
+import type { ArchSpec } from '../nn/module.js';
 import { buildModule } from '../nn/registry.js';
 import { Adam } from '../ot/adam.js';
 import { ReferenceCost } from '../ot/cost.js';
+import { type PretrainSchedule, criticObjective, mapObjective, pairedObjective, potentialObjective, pretrainRate } from '../ot/objectives.js';
 import { modulesTaskState } from '../ot/task-state.js';
 
 /** Everything a worker needs to build the run's networks and updates (structured-cloneable). */
@@ -30,68 +31,80 @@ export interface OtTaskOptions {
   costWeight: number;
   /** GAN only: weight of the gradient penalty. */
   gpWeight: number;
+  /** Outer steps of supervised pretraining on synthetic pairs before the solver's own (0: none). */
+  pretrainSteps: number;
+  /** Adam learning rate of the pretraining updates (on the map's optimizer), and its schedule. */
+  pretrainLr: number;
+  pretrainSchedule: PretrainSchedule;
 }
 
-/** Step names and inputs: OTS `map` {x}, `potential` {x, y}; GAN `critic` {x, y, eta}, `map` {x}. */
-export const OT_STEPS = { ots: ['map', 'potential'], gan: ['critic', 'map'] } as const;
+/**
+ * The transport cost of a run: c(x, T(x)) = ½·mean((U(x) − T(x))²) with U bicubic, replaced by a frozen copy of
+ * the map after pretraining (so the cost measures from the pretrained map) and every `refreshEvery` steps.
+ */
+export function runCost(o: Pick<OtTaskOptions, 'map' | 'scale' | 'refreshEvery' | 'pretrainSteps'>): ReferenceCost {
+  const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
+  const refresh = {
+    ...(o.refreshEvery > 0 ? { every: o.refreshEvery } : {}),
+    ...(o.pretrainSteps > 0 ? { at: o.pretrainSteps } : {}),
+  };
+  return new ReferenceCost({
+    reference: (x) => upsampleBicubic(x as tf.Tensor4D, o.scale),
+    ...(Object.keys(refresh).length > 0 ? { refresh: { ...refresh, frozen: buildModule(o.map, { upsampler }) } } : {}),
+  });
+}
+
+/** Step names and inputs: OTS `map` {x}, `potential` {x, y}; GAN `critic` {x, y, eta}, `map` {x}; both `paired` {x, y}. */
+export const OT_STEPS = { ots: ['map', 'potential', 'paired'], gan: ['critic', 'map', 'paired'] } as const;
 
 /**
- * Builds the task. Steps (each loss the mean over the rows it is given of a per-sample objective, so that the
+ * Builds the task. Steps (the objectives of ot/objectives.ts, each a mean over the rows it is given, so that the
  * workers' shards average to the whole batch's):
  * - `map` {x}: w·c(x, T(x)) − f(T(x)) on the map (metric `cost`);
  * - `potential` {x, y}: f(T(x)) − f(y) on the potential (OTS);
- * - `critic` {x, y, eta}: f(T(x)) − f(y) + gpWeight·(|∇f(x̂)| − 1)², x̂ = eta·y + (1 − eta)·T(x), eta [B,1,1,1]
- *   drawn by the caller (GAN; metric `gp`).
+ * - `critic` {x, y, eta}: the WGAN-GP critic objective, eta [B,1,1,1] drawn by the caller (GAN; metric `gp`);
+ * - `paired` {x, y}: pretraining, E|T(x) − y| on aligned synthetic pairs, on the map.
  * Command `afterStep` (args: the outer step just completed) lets the cost refresh its reference.
  */
 export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
   const map = buildModule(o.map, { seed: o.mapSeed, upsampler });
   const potential = buildModule(o.potential, { seed: o.mapSeed + 1 });
-  const cost = new ReferenceCost({
-    reference: (x) => upsampleBicubic(x as tf.Tensor4D, o.scale),
-    ...(o.refreshEvery > 0 ? { refresh: { every: o.refreshEvery, frozen: buildModule(o.map, { upsampler }) } } : {}),
-  });
+  const cost = runCost(o);
   const [beta1, beta2] = o.betas;
   const mapAdam = new Adam(map.params, { lr: o.mapLr, beta1, beta2 });
   const potentialAdam = new Adam(potential.params, { lr: o.potentialLr, beta1, beta2 });
-  const f = (y: tf.Tensor) => potentialOf(potential, y);
 
   const mapStep: ParallelStep = {
     params: map.params,
     loss: ({ x }) => {
-      const tx = map.apply(x!);
-      const c = tf.mean(cost.cost(x!, tx)) as tf.Scalar;
-      return { loss: tf.sub(tf.mul(c, o.costWeight), tf.mean(f(tx))) as tf.Scalar, metrics: { cost: c } };
+      const r = mapObjective(map, potential, cost, o.costWeight, x!);
+      return { loss: r.loss, metrics: { cost: r.cost } };
     },
     update: (g) => mapAdam.applyGradients(g),
   };
   const potentialStep: ParallelStep = {
     params: potential.params,
-    loss: ({ x, y }) => tf.sub(tf.mean(f(map.apply(x!))), tf.mean(f(y!))) as tf.Scalar,
+    loss: ({ x, y }) => potentialObjective(map, potential, x!, y!),
     update: (g) => potentialAdam.applyGradients(g),
   };
   const criticStep: ParallelStep = {
     params: potential.params,
     loss: ({ x, y, eta }) => {
-      const tx = map.apply(x!);
-      if (!tf.util.arraysEqual(tx.shape, y!.shape)) {
-        throw new Error(`T(x) has shape ${JSON.stringify(tx.shape)} but target samples have ${JSON.stringify(y!.shape)}`);
-      }
-      const xh = tf.add(tf.mul(eta!, y!), tf.mul(tf.sub(1, eta!), tx));
-      const axes = [...Array(y!.rank).keys()].slice(1);
-      const g = tf.grad((z: tf.Tensor) => tf.sum(f(z)))(xh);
-      const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), axes), 1e-12));
-      const penalty = tf.mean(tf.square(tf.sub(norm, 1))) as tf.Scalar;
-      const gap = tf.sub(tf.mean(f(tx)), tf.mean(f(y!)));
-      return { loss: tf.add(gap, tf.mul(penalty, o.gpWeight)) as tf.Scalar, metrics: { gp: penalty } };
+      const r = criticObjective(map, potential, x!, y!, eta!, o.gpWeight);
+      return { loss: r.loss, metrics: { gp: r.gp } };
     },
     update: (g) => potentialAdam.applyGradients(g),
+  };
+  const pairedStep: ParallelStep = {
+    params: map.params,
+    loss: ({ x, y }) => pairedObjective(map, x!, y!),
+    update: (g) => mapAdam.applyGradients(g, pretrainRate(o.pretrainLr, o.pretrainSchedule, mapAdam.iterations, o.pretrainSteps)),
   };
 
   const modules = modulesTaskState({ map, potential }, { map: mapAdam, potential: potentialAdam });
   return {
-    steps: o.solver === 'ots' ? { map: mapStep, potential: potentialStep } : { critic: criticStep, map: mapStep },
+    steps: o.solver === 'ots' ? { map: mapStep, potential: potentialStep, paired: pairedStep } : { critic: criticStep, map: mapStep, paired: pairedStep },
     getState() {
       const { tensors, counters } = modules.getState();
       const c = cost.getState();
@@ -120,13 +133,4 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
       potential.dispose();
     },
   };
-}
-
-/** f(y) as a [B] tensor, checking that the potential gives one value per sample (as OtSolver.potentialOf). */
-function potentialOf(potential: Module, y: tf.Tensor): tf.Tensor {
-  const out = potential.apply(y);
-  if (out.size !== y.shape[0]) {
-    throw new Error(`the potential must return one value per sample, got shape ${JSON.stringify(out.shape)} for a batch of ${y.shape[0]}`);
-  }
-  return tf.reshape(out, [-1]);
 }

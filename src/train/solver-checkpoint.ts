@@ -32,6 +32,7 @@ export function solverStateToCheckpoint(state: SolverState, seconds: number): Ch
     costRefreshedAt: state.cost?.refreshedAt ?? null,
     hasCost: state.cost !== null,
     history: state.history,
+    ...(state.pairs !== undefined ? { pairs: state.pairs } : {}),
   };
   return { state: json, tensors };
 }
@@ -50,6 +51,7 @@ export function solverStateFromCheckpoint(ckpt: Checkpoint, file: string): { sta
     costRefreshedAt?: number | null;
     hasCost?: boolean;
     history?: SolverState['history'];
+    pairs?: unknown;
   };
   if (!j || (j.kind !== 'ots' && j.kind !== 'gan') || typeof j.step !== 'number' || !Array.isArray(j.rng)) {
     throw new InputError(file, 'is not a training checkpoint (solver state missing)');
@@ -72,6 +74,7 @@ export function solverStateFromCheckpoint(ckpt: Checkpoint, file: string): { sta
     target: j.target,
     cost: j.hasCost ? { refreshedAt: j.costRefreshedAt ?? null, ...(j.costRefreshedAt != null ? { weights: take('cost') } : {}) } : null,
     history: j.history ?? [],
+    ...(j.pairs !== undefined ? { pairs: j.pairs } : {}),
   };
   return { state, seconds: j.seconds ?? 0 };
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sampler } from '../data/sampler.js';
+import { parseDegradation } from '../data/degradation.js';
 import { openUnpairedFolders } from '../data/unpaired.js';
 import type { BackendName } from '../engine/backend.js';
 import { defaultWorkers } from '../engine/parallel/index.js';
@@ -9,7 +10,6 @@ import { upsampleBicubic } from '../image/resize-tensor.js';
 import type { Module } from '../nn/module.js';
 import { buildModule } from '../nn/registry.js';
 import { saveModel } from '../nn/serialize-node.js';
-import { ReferenceCost } from '../ot/cost.js';
 import { NeuralOT } from '../ot/neural-ot.js';
 import { RegularizedGAN } from '../ot/regularized-gan.js';
 import { type OtSolver, type SolverState, type StepLosses, disposeSolverState } from '../ot/solver.js';
@@ -19,7 +19,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, resumeMismatch, validateConfig } from './config.js';
 import { JsonlLog } from './log.js';
 import { ParallelSolver } from './parallel-solver.js';
-import type { OtTaskOptions } from './parallel-task.js';
+import { type OtTaskOptions, runCost } from './parallel-task.js';
 import { runPaths } from './run-dir.js';
 import { solverStateFromCheckpoint, solverStateToCheckpoint } from './solver-checkpoint.js';
 import { Validator } from './validate.js';
@@ -100,6 +100,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   // Recorded in config.json (absent: 1, as runs from before --workers existed).
   config = { ...config, workers: config.workers ?? 1 };
   validateConfig(config);
+  const pretrainSteps = config.pretrainSteps ?? 0;
   /**
    * Called once the data, the networks and (on resume) the checkpoint have all been found good: until then nothing
    * is written, so a refused or failed start leaves the folder as it was (a new run's folder is not even created).
@@ -121,6 +122,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     seed: config.seed,
     cacheBytes: config.cacheMB * 1024 * 1024,
     ...(config.maxPixels !== undefined ? { maxPixels: config.maxPixels } : {}),
+    ...(pretrainSteps > 0 ? { pairs: parseDegradation(config.degradation ?? 'blind') } : {}),
     onWarning: say,
     signal: options.signal,
   });
@@ -132,6 +134,12 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     const state = sampler.getState();
     tf.dispose(await sampler.sample(1));
     sampler.setState(state);
+  }
+  if (data.pairs) {
+    const state = data.pairs.getState();
+    const { x, y } = await data.pairs.samplePairs(1);
+    tf.dispose([x, y]);
+    data.pairs.setState(state);
   }
   const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
@@ -166,6 +174,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
         innerSteps: config.solver === 'ots' ? config.kMap : config.nCritic,
         seed: config.seed + 2,
         backend: tf.getBackend() as BackendName,
+        ...(data.pairs ? { pairs: data.pairs } : {}),
       });
       try {
         if (options.resume) {
@@ -196,17 +205,22 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
       }
     }
     const potential = buildModule(config.potential, { seed: config.seed + 1 });
-    const cost = new ReferenceCost({
-      reference: (x) => upsampleBicubic(x as tf.Tensor4D, config.scale),
-      ...(config.refreshEvery > 0 ? { refresh: { every: config.refreshEvery, frozen: buildModule(config.map, { upsampler }) } } : {}),
-    });
+    const task = otTaskOptions(config);
+    const cost = runCost(task);
     const problem = { source: data.lr, target: data.hr, cost };
     // historyLimit 0: the losses go to log.jsonl, so neither memory nor checkpoints grow with the steps.
-    const common = { batchSize: config.batch, seed: config.seed + 2, mapLr: config.learningRate, potentialLr: config.learningRate, historyLimit: 0 };
+    const common = {
+      batchSize: config.batch,
+      seed: config.seed + 2,
+      mapLr: task.mapLr,
+      potentialLr: task.potentialLr,
+      historyLimit: 0,
+      ...(data.pairs ? { pretrain: { pairs: data.pairs, steps: pretrainSteps, lr: task.pretrainLr, schedule: task.pretrainSchedule } } : {}),
+    };
     const solver: OtSolver =
       config.solver === 'ots'
-        ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.kMap, costWeight: config.costWeight ?? 1 })
-        : new RegularizedGAN(problem, { map, potential }, { ...common, lambda: config.lambda, criticSteps: config.nCritic });
+        ? new NeuralOT(problem, { map, potential }, { ...common, betas: task.betas, mapSteps: config.kMap, costWeight: task.costWeight })
+        : new RegularizedGAN(problem, { map, potential }, { ...common, betas: task.betas, lambda: task.costWeight, criticSteps: config.nCritic, gpWeight: task.gpWeight });
     try {
       if (options.resume) {
         await resume(async (state) => {
@@ -254,6 +268,9 @@ export function otTaskOptions(config: TrainConfig): OtTaskOptions {
     betas: ots ? [0.9, 0.999] : [0, 0.9],
     costWeight: ots ? (config.costWeight ?? 1) : config.lambda,
     gpWeight: 10,
+    pretrainSteps: config.pretrainSteps ?? 0,
+    pretrainLr: config.pretrainLearningRate ?? config.learningRate,
+    pretrainSchedule: config.pretrainSchedule ?? 'constant',
   };
 }
 
@@ -311,7 +328,11 @@ async function loop(
       await log.append({ type: 'val', step, seconds: elapsed(), metrics: lastValidation });
       await validator.writeGrid(paths.sample(step), map);
     } else {
+      // Drawn and undone, so that sample grids never change the training batches (a run stopped and resumed
+      // at any step, with grids at other steps, trains exactly as an uninterrupted one).
+      const state = solver.source.getState();
       const lr = (await solver.source.sample(Math.min(4, config.batch))) as tf.Tensor4D;
+      solver.source.setState(state);
       try {
         const { writeSampleGrid } = await import('./samples.js');
         await writeSampleGrid(paths.sample(step), lr, config.scale, (x) => map.apply(x) as tf.Tensor4D);
@@ -372,6 +393,7 @@ function firstNonFinite(tensors: Map<string, tf.Tensor>): { name: string; value:
 }
 
 function lossValues(l: StepLosses): Record<string, number> {
+  if (l.paired !== undefined) return { paired: l.paired };
   const out: Record<string, number> = { map: l.mapLoss, potential: l.potentialLoss, cost: l.cost };
   if (l.gradientPenalty !== undefined) out.gp = l.gradientPenalty;
   return out;

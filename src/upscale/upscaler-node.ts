@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { InputError, UsageError } from '../errors.js';
+import { gaussianBlurTensor } from '../image/blur-tensor.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import { MODEL_FORMAT, MODEL_JSON } from '../nn/serialize.js';
 import { loadModel } from '../nn/serialize-node.js';
@@ -36,13 +37,18 @@ export interface LoadUpscalerOptions {
   layersRange?: number;
 }
 
+/** The blur of the `bicubic+blur` baseline, in output pixels. */
+export const BASELINE_BLUR_SIGMA = 1;
+
 const NOT_FOUND =
-  "no such model: give an otsr model folder (from 'otsr train'), 'bicubic', an installed UpscalerJS model " +
+  "no such model: give an otsr model folder (from 'otsr train'), 'bicubic', 'bicubic+blur', an installed UpscalerJS model " +
   'package (such as @upscalerjs/esrgan-slim) or the path of a TF.js layers model.json';
 
 /**
  * Resolves `--model` (Node only):
  * - `bicubic` (factor `scale`, default 4);
+ * - `bicubic+blur`: bicubic, then a Gaussian blur of sigma {@link BASELINE_BLUR_SIGMA} = 1 output pixel (the
+ *   "just smooth it" baseline, which PSNR/SSIM reward on blurred, noisy inputs and a perceptual distance should not);
  * - an otsr model folder, or its model.json (as written by `otsr train`);
  * - an UpscalerJS model package, by npm name (`@upscalerjs/esrgan-slim`, resolved in node_modules; `/4x` after
  *   the name or `scale` picks the factor, default x4) or by folder;
@@ -57,10 +63,13 @@ export async function loadUpscaler(spec: string, options: LoadUpscalerOptions = 
 }
 
 async function load(spec: string, options: LoadUpscalerOptions): Promise<Upscaler> {
-  if (spec === 'bicubic') {
+  if (spec === 'bicubic' || spec === 'bicubic+blur') {
     const scale = options.scale ?? 4;
-    if (!Number.isInteger(scale) || scale < 2) throw new UsageError(`bicubic needs an integer --scale >= 2, got ${scale}`);
-    return { name: 'bicubic', scale, model: (x) => upsampleBicubic(x, scale), dispose: () => {} };
+    if (!Number.isInteger(scale) || scale < 2) throw new UsageError(`${spec} needs an integer --scale >= 2, got ${scale}`);
+    if (spec === 'bicubic') return { name: spec, scale, model: (x) => upsampleBicubic(x, scale), dispose: () => {} };
+    // The blur reaches 4 output pixels (1 LR pixel at x4), well inside the tiles' blend margin (overlap / 4).
+    const model = (x: tf.Tensor4D) => tf.tidy(() => gaussianBlurTensor(upsampleBicubic(x, scale), BASELINE_BLUR_SIGMA));
+    return { name: spec, scale, model, dispose: () => {} };
   }
   const stat = await fs.stat(spec).catch(() => undefined);
   if (stat?.isFile()) {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { initBackend } from '../../src/engine/backend.js';
-import { coverOffsets, imageFeatures, inceptionInputs } from '../../src/metrics/features.js';
+import { coverOffsets, gridOffsets, imageFeatures, inceptionInputs } from '../../src/metrics/features.js';
 import { InceptionFeatureNet, loadNsfwjsInceptionSource, weightData } from '../../src/metrics/inception.js';
 import type { RgbImage } from '../../src/metrics/quality.js';
 
@@ -86,6 +86,10 @@ test('crops cover the image on an even grid; resize gives one input', async () =
   assert.deepEqual(coverOffsets(200, 299), [0]);
   assert.deepEqual(coverOffsets(768, 299), [0, 235, 469]);
   assert.deepEqual(coverOffsets(300, 299), [0, 1]);
+  // dense: steps of at most 64 from edge to edge (768 -> 9 columns, 512 -> 5 rows).
+  assert.deepEqual(gridOffsets(768, 299, 64), [0, 59, 117, 176, 235, 293, 352, 410, 469]);
+  assert.deepEqual(gridOffsets(512, 299, 64), [0, 53, 107, 160, 213]);
+  assert.deepEqual(gridOffsets(299, 299, 64), [0]);
   await initBackend('cpu');
   // A 400 x 299 image: two crops, at x = 0 and x = 101, exactly its pixels / 255.
   const p = await photo('kite');
@@ -107,6 +111,9 @@ test('crops cover the image on an even grid; resize gives one input', async () =
   assert.deepEqual(g.shape, [2, 299, 299, 3]);
   assert.ok(Math.abs((await g.data())[1234]! - 0.2) < 1e-6, 'Math.abs((await g.data())[1234]! - 0.2) < 1e-6');
   g.dispose();
+  const dense = inceptionInputs(wide, 'dense');
+  assert.deepEqual(dense.shape, [3, 299, 299, 3]); // x = 0, 51, 101
+  dense.dispose();
   const r = inceptionInputs(wide, 'resize');
   assert.deepEqual(r.shape, [1, 299, 299, 3]);
   r.dispose();

@@ -82,6 +82,33 @@ test("Edsr with skip 'upsample' adds the injected upsampler and starts exactly a
   plain.dispose();
 });
 
+test("Edsr with upsampling 'lr': every conv at LR resolution, one shuffle; starts as its upsampler; the registry counts its parameters", async () => {
+  await initBackend('cpu');
+  const { buildModule, archParamCount } = await import('../../src/nn/registry.js');
+  assert.throws(() => new Edsr({ nResBlocks: 1, nFeats: 4, scale: 2, upsampling: 'mid' as 'lr' }), UsageError);
+  const conv = (cin: number, cout: number) => 9 * cin * cout + cout;
+  for (const scale of [2, 3, 4, 8] as const) {
+    const spec = { kind: 'edsr', nResBlocks: 2, nFeats: 4, scale, upsampling: 'lr' } as const;
+    const m = buildModule(spec, { seed: 1 });
+    const y = m.apply(tf.randomUniform([2, 5, 6, 3], -1, 1, 'float32', 3));
+    assert.deepEqual(y.shape, [2, 5 * scale, 6 * scale, 3]);
+    const expected = conv(3, 4) + 2 * 2 * conv(4, 4) + conv(4, 4) + conv(4, 3 * scale * scale);
+    assert.equal(m.parameterCount(), expected, `scale ${scale}`);
+    assert.equal(archParamCount(spec), expected, `registry count, scale ${scale}`);
+    assert.equal(m.spec.upsampling, 'lr');
+    tf.dispose(y);
+    m.dispose();
+  }
+  // Not in the spec of the default, so that models saved before the option keep their spec.
+  assert.equal(new Edsr({ nResBlocks: 1, nFeats: 4, scale: 2 }).spec.upsampling, undefined);
+  const skip = new Edsr({ nResBlocks: 1, nFeats: 8, scale: 4, skip: 'upsample', upsampling: 'lr', upsampler: nearest, seed: 2 });
+  const x = tf.randomUniform([1, 6, 6, 3], -1, 1, 'float32', 5);
+  const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(skip.apply(x), nearest(x as tf.Tensor4D, 4)))).dataSync()[0]!);
+  assert.equal(gap, 0);
+  tf.dispose(x);
+  skip.dispose();
+});
+
 test("Edsr with skip 'upsample' starts its pixel shuffles ICNR: all sub-pixels of an LR pixel equal", async () => {
   await initBackend('cpu');
   const net = new Edsr({ nResBlocks: 1, nFeats: 4, scale: 2, skip: 'upsample', upsampler: nearest, seed: 3 });

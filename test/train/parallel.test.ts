@@ -99,6 +99,27 @@ test('2 workers: Ctrl-C saves a checkpoint; the resumed run equals an uninterrup
   assert.deepEqual(trainLosses(await readLog(runPaths(split).log)), trainLosses(await readLog(runPaths(straight).log)));
 });
 
+test('2 workers with pretraining follow the one-thread run, and resume across the switch is exact', async () => {
+  const config = (steps: number, more: Partial<TrainConfig> = {}) =>
+    tinyConfig({ steps, pretrainSteps: 2, pretrainLearningRate: 1e-3, checkpointEvery: 1, ...more });
+  const [one, two, split] = [await tempRun(), await tempRun(), await tempRun()];
+  await train(config(3, { workers: 1 }), one);
+  await train(config(3), two);
+  const [a, b] = [trainLosses(await readLog(runPaths(one).log)), trainLosses(await readLog(runPaths(two).log))];
+  assert.deepEqual(b.map((l) => Object.keys(l).sort()), [['paired'], ['paired'], ['cost', 'map', 'potential']]);
+  for (let i = 0; i < a.length; i++) {
+    for (const [k, v] of Object.entries(a[i]!)) {
+      const w = b[i]![k]!;
+      assert.ok(Math.abs(v - w) <= 1e-4 * Math.max(1, Math.abs(v)), `step ${i + 1} ${k}: ${v} in one thread, ${w} on 2 workers`);
+    }
+  }
+  await train(config(1), split);
+  await train(config(3), split, { resume: true });
+  const [x, y] = [await checkpointValues(two), await checkpointValues(split)];
+  assert.ok(x.has('cost/head.w'), 'the pretrained reference is in the checkpoint');
+  for (const [name, v] of x) assert.deepEqual(y.get(name), v, `tensor ${name} differs after resume`);
+});
+
 test('2 workers: a diverging run stops with a message and keeps the last good checkpoint', async () => {
   const diverging = await tempRun();
   await assert.rejects(

@@ -56,6 +56,35 @@ test('resuming from a checkpoint gives the same weights as an uninterrupted run'
   assert.deepEqual(log.filter((r) => r.type === 'train').map((r) => r.step), [1, 2, 3, 4]);
 });
 
+test('pretraining: L1 steps on synthetic pairs first, then OTS measured from the pretrained map; resume across the switch is exact', async () => {
+  await initBackend('wasm');
+  const config = (steps: number) => tinyConfig({ steps, pretrainSteps: 2, pretrainLearningRate: 1e-3, degradation: 'blind', checkpointEvery: 1 });
+  const straight = await tempRun();
+  const before = tf.memory().numTensors;
+  await train(config(4), straight);
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaks over a run with pretraining');
+  const log = (await readLog(runPaths(straight).log)).filter((r) => r.type === 'train');
+  assert.deepEqual(log.map((r) => Object.keys(r.type === 'train' ? r.losses : {}).sort()), [['paired'], ['paired'], ['cost', 'map', 'potential'], ['cost', 'map', 'potential']]);
+  const values = await checkpointValues(straight);
+  // The cost's reference is the map as it was after pretraining: a frozen copy in the checkpoint.
+  assert.ok(values.has('cost/head.w'), [...values.keys()].join(' '));
+  assert.notDeepEqual(values.get('cost/head.w'), values.get('map/head.w'), 'the map moved on from its pretrained copy');
+
+  // Stopped after the first pretraining step, and again at the switch: the same run in the end.
+  const split = await tempRun();
+  await train(config(1), split);
+  await train(config(2), split, { resume: true });
+  const resumed = await train(config(4), split, { resume: true });
+  assert.equal(resumed.steps, 4);
+  const other = await checkpointValues(split);
+  assert.deepEqual([...other.keys()].sort(), [...values.keys()].sort());
+  for (const [name, v] of values) assert.deepEqual(other.get(name), v, `tensor ${name} differs after resume`);
+  const fresh = await tempRun();
+  await assert.rejects(train(config(4), split, { resume: false }), /already holds a run/);
+  await train({ ...config(2), pretrainSteps: 3 }, fresh);
+  await assert.rejects(train(config(4), fresh, { resume: true }), /cannot resume .*--pretrainSteps was 3 .*now 2/);
+});
+
 test('cancelling saves a checkpoint at the current step; a second start without --resume is refused', async () => {
   await initBackend('wasm');
   const out = await tempRun();

@@ -29,6 +29,10 @@ export function trainCommand(): Command {
     .option('--k-map <k>', 'OTS: map steps per potential step', intOption('--k-map', 1), D.kMap)
     .option('--n-critic <n>', 'GAN: critic steps per map step', intOption('--n-critic', 1), D.nCritic)
     .option('--refresh-every <n>', 'replace the bicubic reference of the cost by a frozen copy of the map every n steps (0: never)', intOption('--refresh-every', 0), D.refreshEvery)
+    .option('--pretrain-steps <n>', 'first train the map alone for n steps (10 L1 updates each) on pairs made from the --hr photos by --degradation, then run the solver from it, with it as the cost\'s reference (0: start from bicubic)', intOption('--pretrain-steps', 0), D.pretrainSteps)
+    .option('--pretrain-learning-rate <lr>', 'Adam learning rate of the pretraining steps', floatOption('--pretrain-learning-rate', 0), D.pretrainLearningRate)
+    .addOption(new Option('--pretrain-schedule <name>', 'pretraining learning rate: constant, or cosine (down to 0 at the end of pretraining)').choices(['constant', 'cosine']).default(D.pretrainSchedule))
+    .option('--degradation <spec>', 'how pretraining pairs are made from the HR photos: blind (a random blur, noise and JPEG per crop), bicubic, or blur=S,noise=N,jpeg=Q (a known degradation: the supervised oracle)', D.degradation)
     .option('--val-lr <dir>', 'paired validation LR folder (PSNR/SSIM during training)')
     .option('--val-hr <dir>', 'paired validation HR folder')
     .option('--checkpoint-every <n>', 'steps between checkpoints', intOption('--checkpoint-every', 1), D.checkpointEvery)
@@ -57,6 +61,10 @@ export function trainCommand(): Command {
         kMap: o.kMap,
         nCritic: o.nCritic,
         refreshEvery: o.refreshEvery,
+        pretrainSteps: o.pretrainSteps,
+        pretrainLearningRate: o.pretrainLearningRate,
+        pretrainSchedule: o.pretrainSchedule,
+        degradation: o.degradation,
         ...(o.valLr ? { valLr: o.valLr } : {}),
         ...(o.valHr ? { valHr: o.valHr } : {}),
         seed: o.seed,

@@ -9,13 +9,13 @@ import { intOption } from '../options.js';
 export function modelOption(): Option {
   return new Option(
     '--model <spec>',
-    "otsr model folder (from 'otsr train'), 'bicubic', an UpscalerJS package (@upscalerjs/esrgan-slim) or a layers model.json",
+    "otsr model folder (from 'otsr train'), 'bicubic', 'bicubic+blur' (then a sigma-1 Gaussian), an UpscalerJS package (@upscalerjs/esrgan-slim) or a layers model.json",
   ).makeOptionMandatory();
 }
 
 /** `--scale <s>`: only for models that do not know their own factor (undefined when not given). */
 export function scaleOption(): Option {
-  return new Option('--scale <s>', "factor for 'bicubic' or a package's model (a model folder knows its own)").argParser(intOption('--scale', 2, 16));
+  return new Option('--scale <s>', "factor for 'bicubic'/'bicubic+blur' or a package's model (a model folder knows its own)").argParser(intOption('--scale', 2, 16));
 }
 
 /** `--tile <px>` (default 256): tile side of the tiled inference. */

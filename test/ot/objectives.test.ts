@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/engine/backend.js';
+import { Mlp } from '../../src/nn/mlp.js';
+import { PAIRED_UPDATES_PER_STEP, pairedObjective, potentialOf, pretrainRate } from '../../src/ot/objectives.js';
+
+test('pretrainRate: constant stays; cosine falls from the rate to 0 over the pretraining updates and stays at 0', () => {
+  assert.equal(pretrainRate(5e-4, 'constant', 1234, 10), 5e-4);
+  const total = 10 * PAIRED_UPDATES_PER_STEP;
+  assert.equal(pretrainRate(5e-4, 'cosine', 0, 10), 5e-4);
+  assert.ok(Math.abs(pretrainRate(5e-4, 'cosine', total / 2, 10) - 2.5e-4) < 1e-15);
+  assert.ok(Math.abs(pretrainRate(5e-4, 'cosine', total, 10)) < 1e-15);
+  assert.ok(Math.abs(pretrainRate(5e-4, 'cosine', total + 50, 10)) < 1e-15);
+  let last = Infinity;
+  for (let u = 0; u <= total; u++) {
+    const r = pretrainRate(1, 'cosine', u, 10);
+    assert.ok(r <= last, `update ${u}`);
+    last = r;
+  }
+});
+
+test('pairedObjective is the mean absolute error of the map; potentialOf flattens and checks one value per sample', async () => {
+  await initBackend('cpu');
+  const map = new Mlp({ inDim: 2, hidden: [], outDim: 2, seed: 1 });
+  const x = tf.tensor2d([[1, 2], [3, -1]]);
+  const y = tf.tensor2d([[0, 0], [1, 1]]);
+  const tx = map.apply(x);
+  const want = tf.tidy(() => tf.mean(tf.abs(tf.sub(tx, y))).dataSync()[0]!);
+  assert.equal(tf.tidy(() => pairedObjective(map, x, y).dataSync()[0]!), want);
+  const f = new Mlp({ inDim: 2, hidden: [], outDim: 1, seed: 2 });
+  const v = potentialOf(f, x);
+  assert.deepEqual(v.shape, [2]);
+  assert.throws(() => potentialOf(map, x), /one value per sample/);
+  tf.dispose([x, y, tx, v]);
+  map.dispose();
+  f.dispose();
+});
