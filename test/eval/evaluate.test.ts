@@ -129,7 +129,7 @@ test('otsr eval: a wrong scale or a missing folder is one line naming the file',
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^otsr: .*hr.*is 296x296, but its LR image .* is 74x74: expected 148x148 at scale 2\n$/);
   r = runCli(['eval', '--model', 'bicubic', '--lr', lrDir, '--hr', hrDir, '--bootstrap', '1']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2, 'a bad option value is a usage error');
   assert.match(r.stderr, /--bootstrap needs 0 \(none\) or at least 2 resamples, got 1/);
   r = runCli(['eval', '--model', 'bicubic', '--lr', path.join(tmp.dir, 'nope'), '--hr', hrDir]);
   assert.notEqual(r.code, 0);
