@@ -253,3 +253,9 @@ export async function exportOnnx(module: Module, manifest: Pick<OtsrManifest, 'd
   });
   return onnx.ModelProto.encode(model).finish();
 }
+
+/** An ONNX model's metadata_props as a record (ONNX Runtime's JS API does not expose them). */
+export function onnxMetadata(model: Uint8Array): Record<string, string> {
+  const props = onnx.ModelProto.decode(model).metadataProps;
+  return Object.fromEntries(props.map((p) => [p.key, p.value]));
+}
