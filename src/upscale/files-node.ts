@@ -21,7 +21,8 @@ export interface UpscaleFilesOptions {
   /**
    * Worker threads running the model on tiles (default 1: this thread). The output is bit-identical for any
    * count. The workers start with the first image of more than one tile (they each load the model, which
-   * takes a moment) and serve all later ones; they need an upscaler from `loadUpscaler`.
+   * takes a moment) and serve all later ones; they need an upscaler from `loadUpscaler`. Upscalers on ONNX Runtime
+   * ignore it: they run on the threads they were loaded with (`loadUpscaler(spec, { threads })`).
    */
   workers?: number;
 }

@@ -57,8 +57,11 @@ export interface LoadUpscalerOptions {
 /** The blur of the `bicubic+blur` baseline, in output pixels. */
 export const BASELINE_BLUR_SIGMA = 1;
 
-/** The engine of otsr model folders when none is asked for (see bench/RESULTS.md, `otsr bench upscale`). */
-export const DEFAULT_ENGINE: Engine = 'tfjs';
+/**
+ * The engine of otsr model folders when none is asked for: ONNX Runtime, which gives TF.js's numbers (to ~1e-6, the
+ * same 8-bit pixels to a level) in half the CPU time (`otsr bench upscale`, bench/RESULTS.md).
+ */
+export const DEFAULT_ENGINE: Engine = 'onnx';
 
 const NOT_FOUND =
   "no such model: give an otsr model folder (from 'otsr train'), 'bicubic', 'bicubic+blur', an installed UpscalerJS model " +

@@ -162,7 +162,7 @@ test('otsr model folders still load, by folder or by model.json, beside layers m
   const x = tf.randomUniform([1, 6, 5, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
   const expected = edsr.apply(x);
   for (const spec of [dir, path.join(dir, 'model.json')]) {
-    const u = await loadUpscaler(spec);
+    const u = await loadUpscaler(spec, { engine: 'tfjs' });
     assert.equal(u.scale, 2);
     const y = tf.tidy(() => u.model!(x));
     assert.deepEqual(await y.data(), await expected.data(), spec);

@@ -30,7 +30,8 @@ before(async () => {
   const edsr = new Edsr({ nResBlocks: 2, nFeats: 8, scale: 2, skip: 'upsample', upsampler: upsampleBicubic, seed: 4 });
   await saveModel(path.join(tmp.dir, 'model'), edsr, { scale: 2 });
   edsr.dispose();
-  upscaler = await loadUpscaler(path.join(tmp.dir, 'model'));
+  // Worker threads run TF.js (ONNX Runtime has threads of its own).
+  upscaler = await loadUpscaler(path.join(tmp.dir, 'model'), { engine: 'tfjs' });
 });
 after(() => upscaler.dispose());
 
