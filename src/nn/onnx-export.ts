@@ -151,11 +151,11 @@ function unet(g: Graph, x: string, w: Weights, spec: Module['spec']): string {
     g.op('Relu', [conv(g, g.op('Relu', [conv(g, v, w, `${name}.conv0`)]), w, `${name}.conv1`)]);
   // Sizes are known only at run time: pad by (m - n % m) % m, symmetric reflection (see unet.ts's padBottomRight;
   // its zero-padding fallback for images smaller than the pad, i.e. sides under 2^depth - 1, is not exported).
-  const shape = g.op('Shape', [x]);
-  const sides = g.op('Gather', [shape, g.ints('hw', [2, 3])], { axis: 0 });
-  const M = g.ints('m', [m]);
   let y = x;
+  let sides: string | undefined;
   if (m > 1) {
+    sides = g.op('Gather', [g.op('Shape', [x]), g.ints('hw', [2, 3])], { axis: 0 });
+    const M = g.ints('m', [m]);
     const pads = g.op('Mod', [g.op('Sub', [M, g.op('Mod', [sides, M])]), M]);
     for (const [k, axis] of [[0, 2], [1, 3]] as const) {
       const pad = g.op('Gather', [pads, g.ints('k', [k])], { axis: 0 });
@@ -176,7 +176,7 @@ function unet(g: Graph, x: string, w: Weights, spec: Module['spec']): string {
     y = double(g.op('Concat', [skips[l]!, up], { axis: 1 }), `dec${l}`);
   }
   y = conv(g, y, w, 'out', false);
-  if (m > 1) y = g.op('Slice', [y, g.ints('zero', [0, 0]), sides, g.ints('axes', [2, 3])]);
+  if (sides) y = g.op('Slice', [y, g.ints('zero', [0, 0]), sides, g.ints('axes', [2, 3])]);
   return spec.residual === true ? g.op('Add', [y, x]) : y;
 }
 

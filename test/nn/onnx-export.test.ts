@@ -56,6 +56,7 @@ const ARCHS: [string, () => Module][] = [
   ['EDSR x3, resScale 0.1', () => new Edsr({ nResBlocks: 2, nFeats: 12, scale: 3, resScale: 0.1, seed: 3 })],
   ['UNet depth 2, residual', () => new Unet({ inChannels: 3, outChannels: 3, base: 8, depth: 2, residual: true, seed: 4 })],
   ['UNet depth 3', () => new Unet({ inChannels: 3, outChannels: 3, base: 4, depth: 3, seed: 5 })],
+  ['UNet depth 0 (a plain conv stack)', () => new Unet({ inChannels: 3, outChannels: 3, base: 4, depth: 0, seed: 6 })],
 ];
 
 for (const [what, make] of ARCHS) {
