@@ -1,6 +1,6 @@
 /**
- * Export of otsr's image maps (EDSR with or without the bicubic skip, UNet) as ONNX models, browser-safe (the
- * protobuf is written by onnx-proto, pure JS).
+ * Export of otsr's image maps (EDSR with or without the bicubic skip, upsampling at HR or LR resolution; UNet) as
+ * ONNX models, browser-safe (the protobuf is written by onnx-proto, pure JS).
  *
  * The exported graph follows the convention of PyTorch super-resolution models (and so of chaiNNer and most
  * ONNX tools): input `input` [N, 3, H, W] float32 RGB in [0, 1], output `output` [N, 3, s·H, s·W] in [0, 1]
@@ -127,11 +127,17 @@ function edsr(g: Graph, x: string, w: Weights, spec: Module['spec']): string {
     h = g.op('Add', [h, r]);
   }
   h = g.op('Add', [conv(g, h, w, 'body.conv'), h0]);
-  const factors = scale === 3 ? [3] : Array.from({ length: Math.log2(scale) }, () => 2);
-  factors.forEach((factor, i) => {
-    h = g.op('DepthToSpace', [conv(g, h, w, `up.${i}`)], { blocksize: factor, mode: 'DCR' });
-  });
-  let y = conv(g, h, w, 'tail');
+  let y: string;
+  if (spec.upsampling === 'lr') {
+    // ESPCN-style: the tail conv makes 3·s² channels at LR resolution, one shuffle by s.
+    y = g.op('DepthToSpace', [conv(g, h, w, 'tail')], { blocksize: scale, mode: 'DCR' });
+  } else {
+    const factors = scale === 3 ? [3] : Array.from({ length: Math.log2(scale) }, () => 2);
+    factors.forEach((factor, i) => {
+      h = g.op('DepthToSpace', [conv(g, h, w, `up.${i}`)], { blocksize: factor, mode: 'DCR' });
+    });
+    y = conv(g, h, w, 'tail');
+  }
   if (spec.skip === 'upsample') {
     const bicubic = g.op('Resize', [x, '', g.floats('scales', [4], [1, 1, scale, scale])], {
       mode: 'cubic',

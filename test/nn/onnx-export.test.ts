@@ -54,6 +54,8 @@ const ARCHS: [string, () => Module][] = [
   ['EDSR x4 with the bicubic skip', () => new Edsr({ nResBlocks: 3, nFeats: 16, scale: 4, skip: 'upsample', upsampler: upsampleBicubic, seed: 1 })],
   ['EDSR x2 without a skip', () => new Edsr({ nResBlocks: 2, nFeats: 16, scale: 2, seed: 2 })],
   ['EDSR x3, resScale 0.1', () => new Edsr({ nResBlocks: 2, nFeats: 12, scale: 3, resScale: 0.1, seed: 3 })],
+  ['EDSR x4, upsampling at LR resolution, with the skip', () => new Edsr({ nResBlocks: 2, nFeats: 16, scale: 4, upsampling: 'lr', skip: 'upsample', upsampler: upsampleBicubic, seed: 7 })],
+  ['EDSR x8, upsampling at LR resolution', () => new Edsr({ nResBlocks: 1, nFeats: 8, scale: 8, upsampling: 'lr', seed: 8 })],
   ['UNet depth 2, residual', () => new Unet({ inChannels: 3, outChannels: 3, base: 8, depth: 2, residual: true, seed: 4 })],
   ['UNet depth 3', () => new Unet({ inChannels: 3, outChannels: 3, base: 4, depth: 3, seed: 5 })],
   ['UNet depth 0 (a plain conv stack)', () => new Unet({ inChannels: 3, outChannels: 3, base: 4, depth: 0, seed: 6 })],
