@@ -6,7 +6,7 @@
  * ONNX tools): input `input` [N, 3, H, W] float32 RGB in [0, 1], output `output` [N, 3, s·H, s·W] in [0, 1]
  * (not clamped), N, H and W dynamic. The graph maps [0, 1] to the model's own data range (otsr's [-1, 1]) and
  * back, so the numbers in between are otsr's. Opset 17, plain ops only: Conv, Relu, Add, Mul, DepthToSpace,
- * Resize, AveragePool, Concat, Slice and shape arithmetic. The model's ranges, layout, factor and otsr
+ * Resize, AveragePool, Concat, Slice, Pad, Where and shape arithmetic. The model's ranges, layout, factor and otsr
  * architecture are written to the ONNX metadata (metadata_props), see {@link ONNX_META}.
  *
  * Every op mirrors the TF.js op it replaces, with the attributes that make the numbers agree:
@@ -14,7 +14,7 @@
  * - the bicubic skip = Resize cubic, cubic_coeff_a −0.75, half_pixel coordinates, exclude_outside 0 (ONNX Runtime
  *   clamps the taps to the border): PyTorch's bicubic, which is otsr's (image/resize-tensor.ts);
  * - UNet's symmetric bottom/right padding = reversed Slices (negative steps) concatenated, sized from the input's
- *   shape at run time.
+ *   shape at run time (and Pad with zeros where the image is smaller than the pad, as unet.ts does).
  */
 import onnxProto from 'onnx-proto';
 import { UsageError } from '../errors.js';
@@ -155,21 +155,31 @@ function unet(g: Graph, x: string, w: Weights, spec: Module['spec']): string {
   const m = 2 ** depth;
   const double = (v: string, name: string) =>
     g.op('Relu', [conv(g, g.op('Relu', [conv(g, v, w, `${name}.conv0`)]), w, `${name}.conv1`)]);
-  // Sizes are known only at run time: pad by (m - n % m) % m, symmetric reflection (see unet.ts's padBottomRight;
-  // its zero-padding fallback for images smaller than the pad, i.e. sides under 2^depth - 1, is not exported).
+  // Sizes are known only at run time: pad by (m - n % m) % m, by symmetric reflection, or with zeros on both axes
+  // when a pad is larger than its side (unet.ts's padBottomRight): both are built, a Where picks one.
   let y = x;
   let sides: string | undefined;
   if (m > 1) {
     sides = g.op('Gather', [g.op('Shape', [x]), g.ints('hw', [2, 3])], { axis: 0 });
     const M = g.ints('m', [m]);
     const pads = g.op('Mod', [g.op('Sub', [M, g.op('Mod', [sides, M])]), M]);
+    const fits = g.op('Min', [pads, sides]);
+    let reflected = x;
     for (const [k, axis] of [[0, 2], [1, 3]] as const) {
-      const pad = g.op('Gather', [pads, g.ints('k', [k])], { axis: 0 });
-      // The last `pad` rows (columns) reversed: from index -1 down to, not including, -1 - pad.
-      const ends = g.op('Sub', [g.ints('minus1', [-1]), pad]);
-      const mirrored = g.op('Slice', [y, g.ints('start', [-1]), ends, g.ints('axis', [axis]), g.ints('step', [-1])]);
-      y = g.op('Concat', [y, mirrored], { axis });
+      const n = g.op('Gather', [fits, g.ints('k', [k])], { axis: 0 });
+      // The last n rows (columns) reversed: from index -1 down to, not including, -1 - n.
+      const ends = g.op('Sub', [g.ints('minus1', [-1]), n]);
+      const mirrored = g.op('Slice', [reflected, g.ints('start', [-1]), ends, g.ints('axis', [axis]), g.ints('step', [-1])]);
+      reflected = g.op('Concat', [reflected, mirrored], { axis });
     }
+    // Pads (N, C, H, W begins, then ends): zeros after the bottom and right edges.
+    const endPads = (hw: string) => g.op('Concat', [g.ints('zeros', [0, 0, 0, 0, 0, 0]), hw], { axis: 0 });
+    // The shortfall of a reflection that did not fit, in zeros, only so that both candidates have the same shape.
+    reflected = g.op('Pad', [reflected, endPads(g.op('Sub', [pads, fits]))]);
+    const zeros = g.op('Pad', [x, endPads(pads)]);
+    const big = g.op('Greater', [pads, sides]);
+    const tooSmall = g.op('Or', [g.op('Gather', [big, g.ints('k', [0])], { axis: 0 }), g.op('Gather', [big, g.ints('k', [1])], { axis: 0 })]);
+    y = g.op('Where', [tooSmall, zeros, reflected]);
   }
   const skips: string[] = [];
   for (let l = 0; l <= depth; l++) {

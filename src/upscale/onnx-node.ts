@@ -55,6 +55,8 @@ export class OnnxRunner implements TileRunner {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // Fatal only: its errors reach the user once, as otsr's one-line errors, not also as its colour log lines.
+      logSeverityLevel: 4,
     };
     try {
       session = await ort.InferenceSession.create(model, sessionOptions);

@@ -84,6 +84,23 @@ for (const [what, make] of ARCHS) {
   });
 }
 
+test('UNet export pads images smaller than its pad as unet.ts does (zeros), and the others by reflection', async () => {
+  await initBackend('wasm', { gradients: false });
+  const unet = new Unet({ inChannels: 3, outChannels: 3, base: 4, depth: 3, seed: 9 });
+  const session = await ort.InferenceSession.create(await exportOnnx(unet, { dataRange: [-1, 1] }));
+  try {
+    for (const [w, h] of [[5, 1], [9, 2], [3, 3], [1, 1], [11, 4], [6, 7]] as const) {
+      const x = await photoCrop('kite.jpg', 3, 5, w, h);
+      const err = await maxError(session, unet, x);
+      x.dispose();
+      assert.ok(err <= 1e-4, `${w}x${h}: max abs error ${err}`);
+    }
+  } finally {
+    await session.release();
+    unet.dispose();
+  }
+});
+
 test('ONNX export of the committed model (models/unpaired-x4) equals TF.js on a photo', async (t) => {
   await initBackend('wasm', { gradients: false });
   const loaded = await loadModel(new URL('../../models/unpaired-x4', import.meta.url).pathname, { upsampler: upsampleBicubic });
