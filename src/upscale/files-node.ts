@@ -5,7 +5,7 @@ import { OtsrError, UsageError } from '../errors.js';
 import { readImage, writeImage, type RgbImage } from '../image/io.js';
 import { writeError } from '../util/atomic-write.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
-import { modelRunner, tileCount, upscaleTiles } from './tiles.js';
+import { tileCount, upscaleTiles } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
 export interface UpscaleFilesOptions {
@@ -21,7 +21,8 @@ export interface UpscaleFilesOptions {
   /**
    * Worker threads running the model on tiles (default 1: this thread). The output is bit-identical for any
    * count. The workers start with the first image of more than one tile (they each load the model, which
-   * takes a moment) and serve all later ones; they need an upscaler from `loadUpscaler`.
+   * takes a moment) and serve all later ones; they need an upscaler from `loadUpscaler`. Upscalers on ONNX Runtime
+   * ignore it: they run on the threads they were loaded with (`loadUpscaler(spec, { threads })`).
    */
   workers?: number;
 }
@@ -34,7 +35,8 @@ class LazyPool {
     private readonly workers: number,
   ) {}
   async for(width: number, height: number, options: UpscaleFilesOptions): Promise<TilePool | undefined> {
-    if (this.workers <= 1 || tileCount(width, height, options) <= 1) return undefined;
+    // ONNX Runtime spreads each tile over its own threads instead.
+    if (this.workers <= 1 || this.upscaler.engine === 'onnx' || tileCount(width, height, options) <= 1) return undefined;
     this.pool ??= TilePool.start(this.upscaler, { workers: this.workers, backend: currentBackend() });
     return this.pool;
   }
@@ -150,7 +152,7 @@ export async function upscaleRgb(
         ...(options.onTile ? { progress: options.onTile } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
-      pool ?? modelRunner(upscaler.model),
+      pool ?? upscaler.runner,
     );
   } finally {
     await own?.close();
