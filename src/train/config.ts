@@ -94,7 +94,7 @@ export const DEFAULT_TRAIN_CONFIG = {
   kMap: 10,
   nCritic: 5,
   refreshEvery: 0,
-  pretrainSteps: 300,
+  pretrainSteps: 1500,
   pretrainLearningRate: 5e-4,
   pretrainSchedule: 'cosine' as PretrainSchedule,
   degradation: 'blind',
