@@ -87,7 +87,7 @@ export const DEFAULT_TRAIN_CONFIG = {
   // On images a weight of 1 lets a young potential pull the map far from bicubic within a few steps; 100
   // keeps it close while the potential learns (bench/RESULTS.md, tuning pilots). Same OT map either way.
   costWeight: 100,
-  steps: 1000,
+  steps: 3000,
   crop: 64,
   batch: 8,
   learningRate: 1e-4,
