@@ -46,13 +46,13 @@ async function main(): Promise<void> {
     const trainSeconds = (Date.now() - started) / 1000;
     const evalArgs = [cli, 'eval', '--model', path.join(out, 'model'), '--lr', `${data}/val/lr`, '--hr', `${data}/val/hr`, '--json', ...(fid ? [] : ['--no-fid'])];
     const evaluation = JSON.parse(execFileSync(process.execPath, evalArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 })) as Record<string, unknown>;
-    const model = JSON.parse(await fs.readFile(path.join(out, 'model/model.json'), 'utf8')) as { training?: { steps?: number } };
+    const model = JSON.parse(await fs.readFile(path.join(out, 'model/model.json'), 'utf8')) as { otsr?: { training?: { steps?: number } } };
     const record = {
       name: pilot.name,
       args: pilot.args,
       date: new Date().toISOString(),
       trainSeconds,
-      steps: model.training?.steps,
+      steps: model.otsr?.training?.steps,
       psnr: evaluation.psnr,
       ssim: evaluation.ssim,
       perceptual: evaluation.perceptual,

@@ -55,7 +55,8 @@ export { DEFAULT_TRAIN_CONFIG, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig 
 export { writeRunReport } from './train/report.js';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from './train/checkpoint.js';
 export * from './upscale/index.js';
-export { loadUpscaler, type Upscaler, type UpscalerSource } from './upscale/upscaler-node.js';
+export { loadUpscaler, tfjsUpscaler, DEFAULT_ENGINE, type Upscaler, type UpscalerSource, type LoadUpscalerOptions } from './upscale/upscaler-node.js';
+export { OnnxRunner, ENGINES, ONNX_RANGES, type Engine, type OnnxRange, type OnnxRunnerOptions } from './upscale/onnx-node.js';
 export { upscaleFiles, upscaleRgb, planOutputs, type UpscaleFilesOptions } from './upscale/files-node.js';
 export { TilePool, type TilePoolOptions } from './upscale/tile-pool-node.js';
 export * from './metrics/index.js';

@@ -11,8 +11,8 @@ import { resizeBicubic } from '../image/resize.js';
 import { Edsr } from '../nn/edsr.js';
 import { saveModel } from '../nn/serialize-node.js';
 import { TilePool } from '../upscale/tile-pool-node.js';
-import { type FloatImage, tileCount, upscale } from '../upscale/tiles.js';
-import { loadUpscaler } from '../upscale/upscaler-node.js';
+import { type FloatImage, tileCount, upscaleTiles } from '../upscale/tiles.js';
+import { type Upscaler, loadUpscaler } from '../upscale/upscaler-node.js';
 import { type BenchMachine, benchMachine, formatMachine } from './machine.js';
 
 /** The photo of the benchmark: a real 1024x768 photo shipped with otsr (see assets/demo/README.md). */
@@ -37,6 +37,25 @@ export interface UpscaleBenchResult {
   startSeconds: number;
   /** The N-worker output equals the 1-worker output bit for bit. */
   identical: boolean;
+  /**
+   * The same model exported to ONNX in memory and run by ONNX Runtime's CPU kernels (`otsr upscale --engine onnx`),
+   * with 1 and `n` intra-op threads, in this thread.
+   */
+  onnx: {
+    mpps1: number;
+    mppsN: number;
+    speedup: number;
+    seconds: { threads1: number[]; threadsN: number[] };
+    cpuSeconds: { threads1: number; threadsN: number };
+    /** Largest |ONNX Runtime - TF.js| over the output image, in otsr's range [-1, 1]. */
+    maxAbsDiff: number;
+    /** The n-thread output equals the 1-thread output bit for bit. */
+    identical: boolean;
+    /** onnx.mpps1 / mpps1: how much faster ONNX Runtime is than TF.js in one thread. */
+    vsTfjs1: number;
+    /** onnx.mppsN / mppsN: ONNX Runtime on n threads against TF.js on n worker threads. */
+    vsTfjsN: number;
+  };
   workload: {
     image: string;
     width: number;
@@ -84,8 +103,8 @@ function median(xs: number[]): number {
 /**
  * Times `otsr upscale`'s tiled inference of a real 1024x768 photo x4 with the reference EDSR (8 blocks x 64
  * features, no skip, random weights seeded as `otsr bench train`'s), in this thread and on N worker threads
- * ({@link TilePool}): megapixels per second and peak memory. The backend is the one initialised (wasm).
- * Decoding and encoding are not timed; tiling, the model calls and the blend are.
+ * ({@link TilePool}), then on ONNX Runtime with 1 and N threads: megapixels per second and peak memory. The TF.js
+ * backend is the one initialised (wasm). Decoding and encoding are not timed; tiling, the model calls and the blend are.
  */
 export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<UpscaleBenchResult> {
   const quick = options.quick ?? false;
@@ -112,7 +131,8 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
   const edsr = new Edsr({ nResBlocks: cfg.nResBlocks, nFeats: cfg.nFeats, scale: SCALE, seed: 1 });
   await saveModel(dir, edsr, { scale: SCALE });
   edsr.dispose();
-  const upscaler = await loadUpscaler(dir);
+  const upscaler = await loadUpscaler(dir, { engine: 'tfjs' });
+  const onnxUpscalers: Upscaler[] = [];
   const rss = () => process.memoryUsage.rss() / 2 ** 20;
   const maxRss = () => process.resourceUsage().maxRSS / 1024;
   const opts = { tile, overlap, signal: options.signal };
@@ -142,8 +162,8 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
     // One worker: this thread, as `otsr upscale --workers 1`.
     say(`1 worker: warm-up`);
     const warmTile = cropOf(image, Math.min(tile, cfg.width), Math.min(tile, cfg.height));
-    await upscale(warmTile, { model: upscaler.model, tile, overlap });
-    const one = await timed('1 worker', () => upscale(image, { model: upscaler.model, ...opts }));
+    await upscaleTiles(warmTile, { tile, overlap }, upscaler.runner);
+    const one = await timed('1 worker', () => upscaleTiles(image, opts, upscaler.runner));
     const rss1 = maxRss();
     const first = one.out;
 
@@ -159,11 +179,26 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
       pool!.upscale(image, { ...opts, progress: () => void (rssN = Math.max(rssN, rss())) }),
     );
     rssN = Math.max(rssN, rss());
-    const identical = Buffer.from(first.data.buffer, first.data.byteOffset, first.data.byteLength).equals(
-      Buffer.from(many.out.data.buffer, many.out.data.byteOffset, many.out.data.byteLength),
-    );
+    const identical = sameBits(first, many.out);
+    await pool.close();
+    pool = undefined;
     const mpps1 = megapixels / median(one.seconds);
     const mppsN = megapixels / median(many.seconds);
+
+    const onnxRuns: Awaited<ReturnType<typeof timed>>[] = [];
+    for (const threads of [1, n]) {
+      check();
+      say(`ONNX Runtime, ${threads} thread(s): warm-up`);
+      const u = await loadUpscaler(dir, { engine: 'onnx', threads });
+      onnxUpscalers.push(u);
+      await upscaleTiles(warmTile, { tile, overlap }, u.runner);
+      onnxRuns.push(await timed(`ONNX Runtime, ${threads} thread(s)`, () => upscaleTiles(image, opts, u.runner)));
+    }
+    const [o1, oN] = onnxRuns as [(typeof onnxRuns)[number], (typeof onnxRuns)[number]];
+    let maxAbsDiff = 0;
+    for (let i = 0; i < first.data.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(o1.out.data[i]! - first.data[i]!));
+    const onnxMpps1 = megapixels / median(o1.seconds);
+    const onnxMppsN = megapixels / median(oN.seconds);
     return {
       mpps1: round(mpps1, 4),
       mppsN: round(mppsN, 4),
@@ -175,6 +210,17 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
       cpuSeconds: { workers1: round(one.cpu, 3), workersN: round(many.cpu, 3) },
       startSeconds: round(startSeconds, 3),
       identical,
+      onnx: {
+        mpps1: round(onnxMpps1, 4),
+        mppsN: round(onnxMppsN, 4),
+        speedup: round(onnxMppsN / onnxMpps1, 2),
+        seconds: { threads1: o1.seconds.map((s) => round(s, 3)), threadsN: oN.seconds.map((s) => round(s, 3)) },
+        cpuSeconds: { threads1: round(o1.cpu, 3), threadsN: round(oN.cpu, 3) },
+        maxAbsDiff,
+        identical: sameBits(o1.out, oN.out),
+        vsTfjs1: round(onnxMpps1 / mpps1, 2),
+        vsTfjsN: round(onnxMppsN / mppsN, 2),
+      },
       workload: {
         image: path.relative(process.cwd(), file) || file,
         width: cfg.width,
@@ -193,8 +239,13 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
   } finally {
     await pool?.close();
     upscaler.dispose();
+    for (const u of onnxUpscalers) u.dispose();
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+function sameBits(a: FloatImage, b: FloatImage): boolean {
+  return Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength));
 }
 
 /** The top-left `w` x `h` pixels of an image. */
@@ -213,6 +264,8 @@ export function formatUpscaleBench(r: UpscaleBenchResult): string {
     formatMachine(r.machine),
     `workload: ${w.image} at ${w.width}x${w.height} x${w.scale}, ${w.model}, tile ${w.tile} overlap ${w.overlap} (${w.tiles} tiles)`,
     `1 worker: ${r.mpps1.toFixed(4)} MP/s; ${r.n} workers: ${r.mppsN.toFixed(4)} MP/s (${r.speedup.toFixed(2)}x; outputs ${r.identical ? 'identical' : 'DIFFER'})`,
+    `ONNX Runtime: 1 thread ${r.onnx.mpps1.toFixed(4)} MP/s (${r.onnx.vsTfjs1.toFixed(2)}x TF.js); ${r.n} threads ${r.onnx.mppsN.toFixed(4)} MP/s ` +
+      `(${r.onnx.vsTfjsN.toFixed(2)}x TF.js on ${r.n} workers; outputs ${r.onnx.identical ? 'identical' : 'DIFFER'}); max |ONNX - TF.js| ${r.onnx.maxAbsDiff.toExponential(2)}`,
     `peak RSS ${r.peakRssMB} MB (1 worker ${r.rssMB.workers1} MB, ${r.n} workers ${r.rssMB.workersN} MB); workers started in ${r.startSeconds.toFixed(1)} s`,
   ].join('\n');
 }

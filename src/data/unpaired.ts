@@ -2,7 +2,7 @@
  * The data side of an unpaired super-resolution problem: an LR sampler (crops c / s) and an HR sampler
  * (crops c) over folders of unrelated photos, sharing one decoded-image cache.
  */
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_CACHE_BYTES, ImageCache } from './cache.js';
 import { ImageFolderSampler, type ImageFolderSamplerOptions } from './image-folder.js';
@@ -59,8 +59,28 @@ export async function openUnpairedFolders(options: UnpairedFoldersOptions): Prom
   const lr = await ImageFolderSampler.open({ ...common, folders: options.lr, crop: crop / scale, seed: seedOf() });
   const hr = await ImageFolderSampler.open({ ...common, folders: options.hr, crop, seed: seedOf() });
   if (options.pairs === undefined) return { lr, hr, scale, cache };
-  // Larger HR crops, cut back to `crop` after degrading (pairMargin): drawn by a sampler of their own.
-  const big = await ImageFolderSampler.open({ ...common, folders: options.hr, crop: crop + 2 * pairMargin(scale), seed: seedOf() });
+  // Larger HR crops, cut back to `crop` after degrading (pairMargin): drawn by a sampler of their own. The HR
+  // sampler above has already warned about bad files; this one only says how many images are too small for it.
+  const side = crop + 2 * pairMargin(scale);
+  let small = 0;
+  let big: ImageFolderSampler;
+  try {
+    big = await ImageFolderSampler.open({
+      ...common,
+      folders: options.hr,
+      crop: side,
+      seed: seedOf(),
+      onWarning: (m) => {
+        if (m.includes(`smaller than the ${side}x${side} crop`)) small++;
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    throw new UsageError(
+      `pretraining makes its pairs from ${side}x${side} HR crops (--crop ${crop} plus a ${pairMargin(scale)} px margin a side), and no --hr image is that large: lower --crop, or train without pretraining (--pretrain-steps 0)`,
+    );
+  }
+  if (small > 0) options.onWarning?.(`pretraining: ${small} HR image(s) smaller than ${side}x${side} are used by the solver only, not for pretraining pairs`);
   const pairs = new SyntheticPairSampler(big, scale, crop, options.pairs, seedOf());
   return { lr, hr, scale, cache, pairs };
 }

@@ -14,12 +14,13 @@ export interface ConvBackpropAttrs {
   dilations?: number | [number, number];
 }
 
-/** The forward conv's geometry for backprop kernel `kernel` (NHWC only). */
+/** The forward conv's geometry for backprop kernel `kernel` (NHWC only; `depthwise`: the filter is [fh, fw, C, m]). */
 export function backpropConvInfo(
   inShape: readonly number[],
   filterShape: readonly number[],
   attrs: ConvBackpropAttrs,
   kernel: string,
+  depthwise = false,
 ): tf.backend_util.Conv2DInfo {
   if (attrs.dataFormat === 'NCHW') throw new Error(`otsr's ${kernel} supports only dataFormat NHWC`);
   return tf.backend_util.computeConv2DInfo(
@@ -29,7 +30,7 @@ export function backpropConvInfo(
     attrs.dilations ?? 1,
     attrs.pad,
     attrs.dimRoundingMode,
-    false,
+    depthwise,
     'channelsLast',
   );
 }

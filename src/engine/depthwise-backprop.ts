@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ConvBackpropAttrs } from './conv-attrs.js';
 
 /**
  * The two gradients of a depthwise convolution (NHWC), which tfjs-backend-wasm 4.22 lacks, as plain JS loops on
@@ -11,21 +10,6 @@ import type { ConvBackpropAttrs } from './conv-attrs.js';
  * float64. Depthwise layers are cheap (9 multiply-adds per output value for 3x3), so this is fast enough for
  * what otsr differentiates through them (perceptual losses); unlike tfjs's cpu kernels it honours dilations.
  */
-
-/** The forward conv's geometry (depthwise: the filter is [fh, fw, C, m]). */
-export function depthwiseInfo(inShape: readonly number[], filterShape: readonly number[], attrs: ConvBackpropAttrs, kernel: string): tf.backend_util.Conv2DInfo {
-  if (attrs.dataFormat === 'NCHW') throw new Error(`otsr's ${kernel} supports only dataFormat NHWC`);
-  return tf.backend_util.computeConv2DInfo(
-    [...inShape] as [number, number, number, number],
-    [...filterShape] as [number, number, number, number],
-    attrs.strides,
-    attrs.dilations ?? 1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    true,
-    'channelsLast',
-  );
-}
 
 /** Calls `visit(dyBase, xBase, tap)` for every output position and filter tap that reads inside the input. */
 function forEachTap(info: tf.backend_util.Conv2DInfo, visit: (dyBase: number, xBase: number, tap: number) => void): void {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { type FilterGradStrategy, conv2dBackpropFilter } from './conv-backprop-filter.js';
 import { conv2dBackpropInput } from './conv-backprop-input.js';
-import { depthwiseBackpropFilter, depthwiseBackpropInput, depthwiseInfo } from './depthwise-backprop.js';
+import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-backprop.js';
 import { type ConvEpilogue, conv2dGemm } from './conv-forward.js';
 import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
 
@@ -134,13 +134,13 @@ function depthwiseBackprop(which: 'input' | 'filter') {
     try {
       if (which === 'input') {
         const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-        const info = depthwiseInfo(attrs.inputShape!, filter.shape, attrs, 'DepthwiseConv2dNativeBackpropInput');
+        const info = backpropConvInfo(attrs.inputShape!, filter.shape, attrs, 'DepthwiseConv2dNativeBackpropInput', true);
         const dx = calls.empty(info.inShape);
         depthwiseBackpropInput(calls.view(dy), calls.view(filter), info, calls.view(dx));
         return calls.keep(dx);
       }
       const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const info = depthwiseInfo(x.shape, attrs.filterShape!, attrs, 'DepthwiseConv2dNativeBackpropFilter');
+      const info = backpropConvInfo(x.shape, attrs.filterShape!, attrs, 'DepthwiseConv2dNativeBackpropFilter', true);
       const dw = calls.empty(attrs.filterShape!);
       depthwiseBackpropFilter(calls.view(x), calls.view(dy), info, calls.view(dw));
       return calls.keep(dw);

@@ -96,7 +96,7 @@ const withChannels = (img: { width: number; height: number; data: Uint8Array }):
  * Outputs are 8-bit (rounded and clamped, as a saved PNG); PSNR/SSIM crop `scale` pixels at each border, the
  * perceptual distance takes the whole image; FID/KID compare outputs with the HR images (each cut to exactly scale x
  * its LR size) under the same feature mode, with a bootstrap over images for their spread.
- * FID needs at least 2 feature vectors per set (`crops` gives one per 299x299 crop, at least one per image).
+ * FID needs at least 2 feature vectors per set (`dense` and `crops` give one per 299x299 crop, at least one per image).
  */
 export async function evaluate(upscaler: Upscaler, options: EvaluateOptions): Promise<EvaluationResult> {
   const start = performance.now();

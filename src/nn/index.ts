@@ -22,3 +22,4 @@ export {
   type ModelSource,
   type LoadedModel,
 } from './serialize.js';
+export { exportOnnx, onnxMetadata, ONNX_META, ONNX_OPSET, ONNX_EXPORT_KINDS, ONNX_EXPORT_RANGE } from './onnx-export.js';

@@ -87,14 +87,14 @@ export const DEFAULT_TRAIN_CONFIG = {
   // On images a weight of 1 lets a young potential pull the map far from bicubic within a few steps; 100
   // keeps it close while the potential learns (bench/RESULTS.md, tuning pilots). Same OT map either way.
   costWeight: 100,
-  steps: 1000,
+  steps: 3000,
   crop: 64,
   batch: 8,
   learningRate: 1e-4,
   kMap: 10,
   nCritic: 5,
   refreshEvery: 0,
-  pretrainSteps: 300,
+  pretrainSteps: 1500,
   pretrainLearningRate: 5e-4,
   pretrainSchedule: 'cosine' as PretrainSchedule,
   degradation: 'blind',

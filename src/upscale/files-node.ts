@@ -8,7 +8,7 @@ import { PngRowWriter } from '../image/png-stream.js';
 import { checkWritableFolder, nearestExisting, writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
 import { refuseOverwritingInputs } from '../util/same-file.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
-import { type BandsResult, type RowSink, type TileSource, checkTileOptions, modelRunner, tileCount, upscaleBands } from './tiles.js';
+import { type BandsResult, type RowSink, type TileSource, checkTileOptions, tileCount, upscaleBands } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
 export interface UpscaleFilesOptions {
@@ -24,7 +24,8 @@ export interface UpscaleFilesOptions {
   /**
    * Worker threads running the model on tiles (default 1: this thread). The output is bit-identical for any
    * count. The workers start with the first image of more than one tile (they each load the model, which
-   * takes a moment) and serve all later ones; they need an upscaler from `loadUpscaler`.
+   * takes a moment) and serve all later ones; they need an upscaler from `loadUpscaler`. Upscalers on ONNX Runtime
+   * ignore it: they run on the threads they were loaded with (`loadUpscaler(spec, { threads })`).
    */
   workers?: number;
 }
@@ -37,7 +38,8 @@ class LazyPool {
     private readonly workers: number,
   ) {}
   async for(width: number, height: number, options: UpscaleFilesOptions): Promise<TilePool | undefined> {
-    if (this.workers <= 1 || tileCount(width, height, options) <= 1) return undefined;
+    // ONNX Runtime spreads each tile over its own threads instead.
+    if (this.workers <= 1 || this.upscaler.engine === 'onnx' || tileCount(width, height, options) <= 1) return undefined;
     this.pool ??= TilePool.start(this.upscaler, { workers: this.workers, backend: currentBackend() });
     return this.pool;
   }
@@ -182,7 +184,7 @@ async function runTiles(source: TileSource, upscaler: Upscaler, options: TiledOp
         ...(options.onTile ? { progress: options.onTile } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
-      pool ?? modelRunner(upscaler.model),
+      pool ?? upscaler.runner,
       sink,
     );
   } finally {

@@ -3,7 +3,6 @@
  * backend instance, then runs the tile batches the main thread sends, one at a time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs-core';
 import { type BackendName, initBackend } from '../engine/backend.js';
 import type { TileFromWorker, TileToWorker } from './tile-pool-node.js';
 import { type Upscaler, type UpscalerSource, loadUpscaler } from './upscaler-node.js';
@@ -23,15 +22,14 @@ async function start(): Promise<void> {
 
 start().catch((err: unknown) => post({ type: 'error', message: describe(err) }));
 
+// The pool sends a worker its next batch only after this one's result, so batches never overlap here.
 port.on('message', (msg: TileToWorker) => {
-  try {
-    const y = tf.tidy(() => upscaler!.model(tf.tensor4d(msg.pixels, msg.shape)));
-    // A copy: a backend may hand out its own storage, which must not be transferred away.
-    const data = (y.dataSync() as Float32Array).slice();
-    const shape = y.shape;
-    y.dispose();
-    post({ type: 'result', id: msg.id, data, shape }, [data.buffer]);
-  } catch (err) {
-    post({ type: 'error', id: msg.id, message: describe(err) });
-  }
+  upscaler!.runner.run(msg.pixels, msg.shape).then(
+    ({ data, shape }) => {
+      // A copy: a backend may hand out its own storage, which must not be transferred away.
+      const copy = data.slice();
+      post({ type: 'result', id: msg.id, data: copy, shape }, [copy.buffer]);
+    },
+    (err: unknown) => post({ type: 'error', id: msg.id, message: describe(err) }),
+  );
 });

@@ -4,18 +4,25 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError, UsageError } from '../errors.js';
 import { gaussianBlurTensor } from '../image/blur-tensor.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
+import { exportOnnx } from '../nn/onnx-export.js';
 import { MODEL_FORMAT, MODEL_JSON } from '../nn/serialize.js';
 import { loadModel } from '../nn/serialize-node.js';
 import { loadLayersUpscaleModel } from './layers-model.js';
 import { findPackageRoot, layersModelFromFile, packageModelFile, parsePackageSpec, parseScaleSubpath } from './layers-model-node.js';
-import type { UpscaleModel } from './tiles.js';
+import { type Engine, type OnnxRange, OnnxRunner } from './onnx-node.js';
+import { type TileRunner, type UpscaleModel, modelRunner } from './tiles.js';
 
 /** A ready-to-run super-resolution function and what it is. */
 export interface Upscaler {
   /** For tables and logs: `bicubic`, the model folder, or the package as given. */
   name: string;
   scale: number;
-  model: UpscaleModel;
+  /** What runs the model. */
+  engine: Engine;
+  /** Runs tile batches in this thread: the TF.js model, or an ONNX Runtime session (on its own threads). */
+  runner: TileRunner;
+  /** The TF.js model (engine 'tfjs'); ONNX Runtime's models have none. */
+  model?: UpscaleModel;
   /**
    * How to load the same model again, e.g. in worker threads (`loadUpscaler(source.spec, source.options)`); set by
    * {@link loadUpscaler}. Upscalers without it run in the calling thread only.
@@ -35,14 +42,30 @@ export interface LoadUpscalerOptions {
   scale?: number;
   /** Pixel range of a TF.js layers model (1 or 255), overriding the inferred one (see layers-model.ts). */
   layersRange?: number;
+  /**
+   * What runs an otsr model folder: 'onnx' exports it to ONNX in memory and runs it on ONNX Runtime, 'tfjs' on the
+   * TF.js backend; default {@link DEFAULT_ENGINE}. `.onnx` files run on ONNX Runtime only, bicubic and TF.js layers
+   * models on TF.js only.
+   */
+  engine?: Engine;
+  /** Pixel range of an `.onnx` model, [0, 1] or [0, 255]; default its `input_range` metadata, else 1. */
+  onnxRange?: OnnxRange;
+  /** ONNX Runtime's intra-op threads (default 1). */
+  threads?: number;
 }
 
 /** The blur of the `bicubic+blur` baseline, in output pixels. */
 export const BASELINE_BLUR_SIGMA = 1;
 
+/**
+ * The engine of otsr model folders when none is asked for: ONNX Runtime, which gives TF.js's numbers (to ~1e-6, the
+ * same 8-bit pixels to a level) in half the CPU time (`otsr bench upscale`, bench/RESULTS.md).
+ */
+export const DEFAULT_ENGINE: Engine = 'onnx';
+
 const NOT_FOUND =
   "no such model: give an otsr model folder (from 'otsr train'), 'bicubic', 'bicubic+blur', an installed UpscalerJS model " +
-  'package (such as @upscalerjs/esrgan-slim) or the path of a TF.js layers model.json';
+  'package (such as @upscalerjs/esrgan-slim), the path of a TF.js layers model.json or of an .onnx model';
 
 /**
  * Resolves `--model` (Node only):
@@ -53,7 +76,9 @@ const NOT_FOUND =
  * - an UpscalerJS model package, by npm name (`@upscalerjs/esrgan-slim`, resolved in node_modules; `/4x` after
  *   the name or `scale` picks the factor, default x4) or by folder;
  * - any TF.js layers model.json (Keras export) mapping [b, h, w, 3] to [b, s h, s w, 3], e.g. a package's
- *   `models/x4/model.json`; its pixel range is inferred (see layers-model.ts) unless `layersRange` is given.
+ *   `models/x4/model.json`; its pixel range is inferred (see layers-model.ts) unless `layersRange` is given;
+ * - any `.onnx` super-resolution model mapping [N, 3, H, W] float32 RGB to [N, 3, sH, sW] with free H and W (e.g.
+ *   exported from PyTorch, or by `otsr export`), in [0, `onnxRange`]; run on ONNX Runtime, its factor found by a probe.
  * Nothing is downloaded: packages must be installed.
  */
 export async function loadUpscaler(spec: string, options: LoadUpscalerOptions = {}): Promise<Upscaler> {
@@ -63,15 +88,20 @@ export async function loadUpscaler(spec: string, options: LoadUpscalerOptions = 
 }
 
 async function load(spec: string, options: LoadUpscalerOptions): Promise<Upscaler> {
+  const stat = await fs.stat(spec).catch(() => undefined);
+  const onnx = stat?.isFile() === true && spec.toLowerCase().endsWith('.onnx');
+  if (onnx && options.engine === 'tfjs') throw new UsageError(`${spec}: an .onnx model runs on ONNX Runtime only (--engine onnx)`);
+  if (!onnx && options.onnxRange !== undefined) throw new UsageError(`--onnx-range is for .onnx models, not ${spec}`);
+  if (onnx) return loadOnnxUpscaler(spec, options);
   if (spec === 'bicubic' || spec === 'bicubic+blur') {
+    if (options.engine === 'onnx') throw new UsageError(`${spec} runs on TF.js only (drop --engine onnx)`);
     const scale = options.scale ?? 4;
     if (!Number.isInteger(scale) || scale < 2) throw new UsageError(`${spec} needs an integer --scale >= 2, got ${scale}`);
-    if (spec === 'bicubic') return { name: spec, scale, model: (x) => upsampleBicubic(x, scale), dispose: () => {} };
+    if (spec === 'bicubic') return tfjsUpscaler(spec, scale, (x) => upsampleBicubic(x, scale), () => {});
     // The blur reaches 4 output pixels (1 LR pixel at x4), well inside the tiles' blend margin (overlap / 4).
     const model = (x: tf.Tensor4D) => tf.tidy(() => gaussianBlurTensor(upsampleBicubic(x, scale), BASELINE_BLUR_SIGMA));
-    return { name: spec, scale, model, dispose: () => {} };
+    return tfjsUpscaler(spec, scale, model, () => {});
   }
-  const stat = await fs.stat(spec).catch(() => undefined);
   if (stat?.isFile()) {
     return (await isOtsrModelJson(spec)) ? loadOtsrUpscaler(spec, options) : loadLayersUpscaler(spec, spec, options);
   }
@@ -105,6 +135,37 @@ async function isOtsrModelJson(file: string): Promise<boolean> {
   }
 }
 
+/** An upscaler running `model` on the TF.js backend in this thread (and on worker threads when it has a `source`). */
+export function tfjsUpscaler(name: string, scale: number, model: UpscaleModel, dispose: () => void): Upscaler {
+  return { name, scale, engine: 'tfjs', model, runner: modelRunner(model), dispose };
+}
+
+function onnxUpscaler(name: string, runner: OnnxRunner): Upscaler {
+  return {
+    name,
+    scale: runner.scale,
+    engine: 'onnx',
+    runner,
+    // Native memory, freed in the background: nothing waits on it.
+    dispose: () => void runner.release().catch(() => {}),
+  };
+}
+
+async function loadOnnxUpscaler(spec: string, options: LoadUpscalerOptions): Promise<Upscaler> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await fs.readFile(spec);
+  } catch (err) {
+    throw new InputError(spec, `cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  const runner = await OnnxRunner.open(bytes, spec, {
+    ...(options.onnxRange !== undefined ? { range: options.onnxRange } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  checkScale(runner.scale, options.scale, () => void runner.release());
+  return onnxUpscaler(spec, runner);
+}
+
 async function loadOtsrUpscaler(spec: string, options: LoadUpscalerOptions): Promise<Upscaler> {
   const loaded = await loadModel(spec, { upsampler: upsampleBicubic });
   const scale = loaded.manifest.scale;
@@ -114,18 +175,25 @@ async function loadOtsrUpscaler(spec: string, options: LoadUpscalerOptions): Pro
     throw new InputError(where, 'is not a super-resolution model (its manifest has no scale)');
   }
   checkScale(scale, options.scale, () => loaded.module.dispose());
-  return {
-    name: spec,
-    scale,
-    model: (x: tf.Tensor4D) => loaded.module.apply(x) as tf.Tensor4D,
-    dispose: () => loaded.module.dispose(),
-  };
+  if ((options.engine ?? DEFAULT_ENGINE) === 'onnx') {
+    let bytes: Uint8Array;
+    try {
+      bytes = await exportOnnx(loaded.module, loaded.manifest);
+    } finally {
+      loaded.module.dispose();
+    }
+    // The export reads and writes [0, 1] (its metadata says so), whatever the model's own range.
+    const runner = await OnnxRunner.open(bytes, where, { range: 1, ...(options.threads !== undefined ? { threads: options.threads } : {}) });
+    return onnxUpscaler(spec, runner);
+  }
+  return tfjsUpscaler(spec, scale, (x: tf.Tensor4D) => loaded.module.apply(x) as tf.Tensor4D, () => loaded.module.dispose());
 }
 
 async function loadLayersUpscaler(name: string, file: string, options: LoadUpscalerOptions): Promise<Upscaler> {
+  if (options.engine === 'onnx') throw new UsageError(`${name}: TF.js layers models run on TF.js only (drop --engine onnx, or convert the model to ONNX)`);
   const loaded = await loadLayersUpscaleModel(layersModelFromFile(file), file, options.layersRange !== undefined ? { range: options.layersRange } : {});
   checkScale(loaded.scale, options.scale, () => loaded.model.dispose());
-  return { name, scale: loaded.scale, model: loaded.upscale, dispose: () => loaded.model.dispose() };
+  return tfjsUpscaler(name, loaded.scale, loaded.upscale, () => loaded.model.dispose());
 }
 
 function checkScale(actual: number, wanted: number | undefined, dispose: () => void): void {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { initBackend } from '../../src/engine/backend.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { runCliAsync } from '../helpers/cli.js';
+import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { tempDir, writePng } from '../helpers/images.js';
 import { STACK_TRACE, type BadFile, writeBadFiles, writeOddFiles } from '../helpers/odd-files.js';
 
@@ -32,7 +32,8 @@ before(async () => {
   await writeBadFiles(hr);
 });
 
-const tiny = ['--scale', '4', '--crop', '16', '--batch', '2', '--arch', 'tiny', '--potential', 'tiny', '--k-map', '1', '--sample-every', '100', '--seed', '5'];
+// No pretraining: these runs are about the solver's path through odd folders (pretraining has its own case below).
+const tiny = ['--scale', '4', '--crop', '16', '--batch', '2', '--arch', 'tiny', '--potential', 'tiny', '--k-map', '1', '--sample-every', '100', '--seed', '5', '--pretrain-steps', '0'];
 
 function assertOneLineError(r: { code: number | null; stderr: string }, start: string, problem: RegExp): string {
   assert.equal(r.code, 1, r.stderr);
@@ -124,6 +125,26 @@ test('a diverging run stops with one line and keeps its last good checkpoint', a
   tf.dispose([...ckpt.tensors.values()]);
   // No model was exported from the diverged weights.
   assert.ok(!existsSync(path.join(run, 'model')));
+});
+
+test('pretraining through the CLI: paired steps first, then the solver; HR images too small for its pairs are one clear line', async () => {
+  const demo = path.join(repoRoot, 'assets/demo');
+  const run = at('run pretrain');
+  const pre = tiny.filter((a, i) => a !== '--pretrain-steps' && tiny[i - 1] !== '--pretrain-steps');
+  const r = await runCliAsync(['train', '--lr', path.join(demo, 'lr'), '--hr', path.join(demo, 'hr'), '--out', run, '--steps', '3', '--pretrain-steps', '2', ...pre]);
+  assert.equal(r.code, 0, r.stderr);
+  const losses = readFileSync(path.join(run, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; losses?: Record<string, number> })
+    .filter((l) => l.type === 'train')
+    .map((l) => Object.keys(l.losses!).sort().join(','));
+  assert.deepEqual(losses, ['paired', 'paired', 'cost,map,potential']);
+  // The odd-files folders hold 40x32 images: enough for 16 px crops, too small for 16 + 2 x 12 px pair crops.
+  const small = await runCliAsync(['train', '--lr', lr, '--hr', hr, '--out', at('run pretrain small'), '--steps', '2', '--pretrain-steps', '1', ...pre]);
+  assert.equal(small.code, 2, small.stderr);
+  assert.match(small.stderr, /otsr: pretraining makes its pairs from 40x40 HR crops .* lower --crop, or train without pretraining \(--pretrain-steps 0\)/);
+  assert.doesNotMatch(small.stderr, STACK_TRACE);
 });
 
 function escape(s: string): string {

@@ -30,7 +30,7 @@ const STEPS = 16;
 const args = (out: string, resume: boolean) => [
   'train', '--lr', path.join(demo, 'lr'), '--hr', path.join(demo, 'hr'), '--out', out, '--steps', String(STEPS),
   '--scale', '4', '--crop', '16', '--batch', '2', '--arch', 'tiny', '--potential', 'tiny', '--k-map', '2',
-  '--checkpoint-every', '1', '--sample-every', '3', '--seed', '11', ...(resume ? ['--resume'] : []),
+  '--checkpoint-every', '1', '--sample-every', '3', '--seed', '11', '--pretrain-steps', '0', ...(resume ? ['--resume'] : []),
 ];
 
 /** The highest training step in the run's log (0 if none yet); tolerant of a torn last line. */

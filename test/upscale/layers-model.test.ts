@@ -11,7 +11,7 @@ import { psnr, ssim } from '../../src/metrics/quality.js';
 import { upscaleRgb } from '../../src/upscale/files-node.js';
 import { inferPixelRange, loadLayersUpscaleModel, registerUpscalerLayers } from '../../src/upscale/layers-model.js';
 import { findPackageRoot, layersModelFromFile } from '../../src/upscale/layers-model-node.js';
-import { loadUpscaler, type Upscaler } from '../../src/upscale/upscaler-node.js';
+import { loadUpscaler, tfjsUpscaler, type Upscaler } from '../../src/upscale/upscaler-node.js';
 import { cropRgb } from '../../src/data/paired.js';
 import { Edsr } from '../../src/nn/edsr.js';
 import { saveModel } from '../../src/nn/serialize-node.js';
@@ -75,7 +75,7 @@ test('esrgan-slim x4 on a real degraded photo: close to bicubic, far above a scr
   const loaded = await loadLayersUpscaleModel(layersModelFromFile(file), file);
   const rng = new Rng(3);
   loaded.model.setWeights(loaded.model.getWeights().map((w) => tf.tensor(rng.shuffle(Array.from(w.dataSync())), w.shape)));
-  const broken = score(await run({ name: 'broken', scale: 4, model: loaded.upscale, dispose: () => loaded.model.dispose() }, lr));
+  const broken = score(await run(tfjsUpscaler('broken', 4, loaded.upscale, () => loaded.model.dispose()), lr));
   if (process.env.OTSR_VERBOSE) console.log({ bicubic, slim, broken });
 
   assert.ok(slim.psnr > bicubic.psnr - 1 && slim.ssim > bicubic.ssim - 0.03, `slim ${JSON.stringify(slim)} vs bicubic ${JSON.stringify(bicubic)}`);
@@ -148,7 +148,7 @@ test('MultiplyBeta and PixelShuffle layers (RRDN models) load from a model.json,
   assert.equal(inferPixelRange(topology), 1);
   const u = await loadUpscaler(dir);
   assert.equal(u.scale, 2);
-  const got = tf.tidy(() => u.model(x));
+  const got = tf.tidy(() => u.model!(x));
   const err = tf.max(tf.abs(tf.sub(got, expected))).dataSync()[0]!;
   assert.ok(err < 1e-5, `max error ${err}`);
   tf.dispose([x, expected, got]);
@@ -162,9 +162,9 @@ test('otsr model folders still load, by folder or by model.json, beside layers m
   const x = tf.randomUniform([1, 6, 5, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
   const expected = edsr.apply(x);
   for (const spec of [dir, path.join(dir, 'model.json')]) {
-    const u = await loadUpscaler(spec);
+    const u = await loadUpscaler(spec, { engine: 'tfjs' });
     assert.equal(u.scale, 2);
-    const y = tf.tidy(() => u.model(x));
+    const y = tf.tidy(() => u.model!(x));
     assert.deepEqual(await y.data(), await expected.data(), spec);
     y.dispose();
     u.dispose();

@@ -30,7 +30,8 @@ before(async () => {
   const edsr = new Edsr({ nResBlocks: 2, nFeats: 8, scale: 2, skip: 'upsample', upsampler: upsampleBicubic, seed: 4 });
   await saveModel(path.join(tmp.dir, 'model'), edsr, { scale: 2 });
   edsr.dispose();
-  upscaler = await loadUpscaler(path.join(tmp.dir, 'model'));
+  // Worker threads run TF.js (ONNX Runtime has threads of its own).
+  upscaler = await loadUpscaler(path.join(tmp.dir, 'model'), { engine: 'tfjs' });
 });
 after(() => upscaler.dispose());
 
@@ -61,7 +62,7 @@ test('2 workers give the same floats as one thread (RGB, RGBA, grey + alpha; bat
       const tiles = tileCount(70, 45, options);
       assert.ok(tiles >= 6, `${tiles} tiles`);
       const seen: [number, number][] = [];
-      const here = await upscale(image, { model: upscaler.model, ...options, progress: (d, t) => void seen.push([d, t]) });
+      const here = await upscale(image, { model: upscaler.model!, ...options, progress: (d, t) => void seen.push([d, t]) });
       const seenPool: [number, number][] = [];
       const there = await pool.upscale(image, { ...options, progress: (d, t) => void seenPool.push([d, t]) });
       assert.equal(there.width, 140);
@@ -94,7 +95,7 @@ test('cancelling stops handing out tiles and rejects; the pool keeps working; a 
     );
     assert.equal(calls, 2);
     const again = await pool.upscale(image, { tile: 48, overlap: 8 });
-    assert.deepEqual(again.data, (await upscale(image, { model: upscaler.model, tile: 48, overlap: 8 })).data);
+    assert.deepEqual(again.data, (await upscale(image, { model: upscaler.model!, tile: 48, overlap: 8 })).data);
   } finally {
     await pool.close();
   }

@@ -8,7 +8,7 @@ import { loadUpscaler } from '../../upscale/upscaler-node.js';
 import { RateMeter } from '../../util/progress.js';
 import { progressRenderer } from '../progress-bar.js';
 import { interruptSignal } from '../signals.js';
-import { modelOption, overlapOption, scaleOption, tileOption } from './upscaler-options.js';
+import { modelOption, onnxRangeOption, overlapOption, scaleOption, tileOption } from './upscaler-options.js';
 
 function resamples(value: string): number {
   const n = intOption('--bootstrap', 0)(value);
@@ -27,6 +27,7 @@ export function evalCommand(): Command {
   return new Command('eval')
     .description('Evaluate an upscaler on paired LR/HR folders: PSNR, SSIM, perceptual, FID and KID (otsr features)')
     .addOption(modelOption())
+    .addOption(onnxRangeOption())
     .requiredOption('--lr <dir>', 'LR images')
     .requiredOption('--hr <dir>', 'their HR ground truth, same names (scale x the LR size)')
     .addOption(scaleOption())
@@ -45,7 +46,10 @@ export function evalCommand(): Command {
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
     .action(async (o) => {
       await initBackend(o.backend);
-      const upscaler = await loadUpscaler(o.model, o.scale !== undefined ? { scale: o.scale } : {});
+      const upscaler = await loadUpscaler(o.model, {
+        ...(o.scale !== undefined ? { scale: o.scale } : {}),
+        ...(o.onnxRange !== undefined ? { onnxRange: o.onnxRange } : {}),
+      });
       const bar = progressRenderer('eval', { unit: 'images' });
       const interrupt = interruptSignal();
       let meter: RateMeter | undefined;

@@ -3,6 +3,7 @@ import { benchCommand } from './bench/index.js';
 import { degradeCommand } from './degrade.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { reportCommand, trainCommand } from './train.js';
 import { upscaleCommand } from './upscale.js';
 import { serveCommand } from './serve.js';
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   program.addCommand(reportCommand());
   program.addCommand(upscaleCommand());
   program.addCommand(evalCommand());
+  program.addCommand(exportCommand());
   program.addCommand(degradeCommand());
   program.addCommand(benchCommand());
   program.addCommand(serveCommand());

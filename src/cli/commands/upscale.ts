@@ -9,7 +9,7 @@ import { RateMeter } from '../../util/progress.js';
 import { intOption } from '../options.js';
 import { progressRenderer } from '../progress-bar.js';
 import { interruptSignal } from '../signals.js';
-import { modelOption, overlapOption, scaleOption, tileOption } from './upscaler-options.js';
+import { engineOption, modelOption, onnxRangeOption, overlapOption, scaleOption, tileOption } from './upscaler-options.js';
 
 export function upscaleCommand(): Command {
   return new Command('upscale')
@@ -17,18 +17,25 @@ export function upscaleCommand(): Command {
     .argument('<inputs...>', 'image files or folders')
     .requiredOption('-o, --out <path>', 'output file (one input) or folder (PNG files, same names)')
     .addOption(modelOption())
+    .addOption(engineOption())
+    .addOption(onnxRangeOption())
     .addOption(scaleOption())
     .addOption(tileOption())
     .addOption(overlapOption())
     .option('--max-pixels <n>', 'refuse input images with more pixels than this (decompression bombs)', intOption('--max-pixels', 1), DEFAULT_MAX_PIXELS)
-    .option('--workers <n>', 'worker threads sharing the tiles of each image (same output for any count; images of one tile stay in this thread); default: the number of cores, at most 8', intOption('--workers', 1, 64), defaultWorkers())
+    .option('--workers <n>', 'worker threads sharing the tiles of each image (same output for any count; images of one tile stay in this thread), or ONNX Runtime\'s threads; default: the number of cores, at most 8', intOption('--workers', 1, 64), defaultWorkers())
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
     .action(async (inputs: string[], o) => {
       // Every mistake in the options or the output is found before the model loads and any image is decoded.
       checkTileOptions({ tile: o.tile, overlap: o.overlap });
       const jobs = await planOutputs(inputs, o.out);
       await initBackend(o.backend, { gradients: false });
-      const upscaler = await loadUpscaler(o.model, o.scale !== undefined ? { scale: o.scale } : {});
+      const upscaler = await loadUpscaler(o.model, {
+        ...(o.scale !== undefined ? { scale: o.scale } : {}),
+        ...(o.engine !== undefined ? { engine: o.engine } : {}),
+        ...(o.onnxRange !== undefined ? { onnxRange: o.onnxRange } : {}),
+        threads: o.workers,
+      });
       const bar = progressRenderer('upscale', { unit: 'tiles' });
       const interrupt = interruptSignal();
       let meter: RateMeter | undefined;

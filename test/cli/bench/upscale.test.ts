@@ -11,6 +11,7 @@ test('otsr bench upscale --quick prints a summary and writes the JSON result und
     const r = runCli(['bench', 'upscale', '--quick', '--workers', '2', '--out', out]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /1 worker: [\d.]+ MP\/s; 2 workers: [\d.]+ MP\/s \([\d.]+x; outputs identical\)/);
+    assert.match(r.stdout, /ONNX Runtime: 1 thread [\d.]+ MP\/s \([\d.]+x TF\.js\); 2 threads [\d.]+ MP\/s \([\d.]+x TF\.js on 2 workers; outputs identical\)/);
     const files = readdirSync(out);
     assert.equal(files.length, 1);
     assert.match(files[0]!, /^upscale-\d{4}-\d\d-\d\dT[\d-]+Z\.json$/);
@@ -19,6 +20,10 @@ test('otsr bench upscale --quick prints a summary and writes the JSON result und
     assert.equal(result.n, 2);
     assert.ok(result.mpps1 > 0 && result.mppsN > 0 && result.peakRssMB > 0);
     assert.equal(result.identical, true);
+    // The ONNX Runtime row: the same model, the same pixels to float rounding.
+    assert.ok(result.onnx.mpps1 > 0 && result.onnx.mppsN > 0);
+    assert.equal(result.onnx.identical, true);
+    assert.ok(result.onnx.maxAbsDiff < 1e-4, `max |ONNX - TF.js| ${result.onnx.maxAbsDiff}`);
     assert.equal(result.quick, true);
     assert.deepEqual([result.workload.width, result.workload.height, result.workload.scale], [128, 96, 4]);
     assert.match(result.workload.image, /dragonfly_by_bolly\.png$/);

@@ -27,7 +27,7 @@ export function benchUpscaleCommand(): Command {
   return new Command('upscale')
     .description(
       'Time tiled x4 upscaling of a real 1024x768 photo with the reference EDSR (8x64, random weights) on wasm, ' +
-        'in one thread and on N worker threads: megapixels per second and peak memory; writes bench/results/upscale-<date>.json. ' +
+        'in one thread and on N worker threads, then on ONNX Runtime with 1 and N threads: megapixels per second and peak memory; writes bench/results/upscale-<date>.json. ' +
         'bench/torch_upscale.py times the same workload in PyTorch',
     )
     .option('--json', 'print only the JSON result on stdout')
