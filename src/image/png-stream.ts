@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import zlib from 'node:zlib';
-import { crc32 } from '../util/zip.js';
+import { pngChunk } from './png-chunk.js';
 
 const SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
 /** PNG colour type by channel count: grey, grey + alpha, RGB, RGBA. */
@@ -15,14 +15,7 @@ const IDAT_BYTES = 1 << 20;
 /** Filtered bytes handed to zlib at a time. */
 const ROW_BYTES = 4 << 20;
 
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
+const chunk = (type: string, data: Uint8Array): Buffer => Buffer.from(pngChunk(type, data).buffer);
 
 export class PngRowWriter {
   private readonly deflate = zlib.createDeflate({ level: 6 });

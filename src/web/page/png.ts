@@ -4,7 +4,7 @@
  * is opaque, and no canvas size limit applies. Compression is the browser's own zlib (CompressionStream).
  */
 import type { RgbImage } from '../../image/pixels.js';
-import { crc32 } from '../../util/zip.js';
+import { pngChunk as chunk } from '../../image/png-chunk.js';
 
 /** Whether this browser can encode with {@link encodePngBytes} (CompressionStream('deflate')). */
 export function canEncodePng(): boolean {
@@ -51,15 +51,5 @@ export async function encodePngBytes(img: RgbImage): Promise<Uint8Array<ArrayBuf
     out.set(c, p);
     p += c.length;
   }
-  return out;
-}
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
   return out;
 }
