@@ -2,7 +2,8 @@
  * Training pilots for the recipe (issue 14): each pilot is an `otsr train` command line on the unpaired-x4
  * benchmark, followed by `otsr eval` of its model on the val pairs. One line per pilot (config, minutes, steps,
  * val PSNR / SSIM / perceptual, and FID/KID unless --no-fid), appended as JSON to bench/results/sweep.jsonl with
- * the machine and its load, so that RESULTS.md's pilot table is made from measurements, never typed in.
+ * the machine and its load (the whole `otsr eval --json` in bench/results/eval-sweep-NAME.json), so that
+ * RESULTS.md's pilot table is made from measurements, never typed in.
  *
  *     node --import tsx bench/sweep.ts PILOTS.json [--data ../shared/data/unpaired-x4] [--no-fid]
  *
@@ -61,6 +62,8 @@ async function main(): Promise<void> {
       machine: benchMachine(load),
     };
     await fs.appendFile(results, `${JSON.stringify(record)}\n`);
+    // The whole evaluation (per image, bootstrap resamples) beside the summary line.
+    await fs.writeFile(path.join(repo, `bench/results/eval-sweep-${pilot.name}.json`), `${JSON.stringify({ ...evaluation, machine: record.machine }, null, 2)}\n`);
     const f = (x: unknown, d: number) => (typeof x === 'number' ? x.toFixed(d) : '-');
     process.stdout.write(
       `${pilot.name}\t${(trainSeconds / 60).toFixed(1)} min\t${record.steps} steps\tPSNR ${f(record.psnr, 3)}\tSSIM ${f(record.ssim, 4)}\tperceptual ${f(record.perceptual, 4)}\tFID ${f(record.fid, 3)}\tKID ${f(record.kid, 5)}\tload ${load.map((l) => l.toFixed(1)).join(' ')}\n`,
