@@ -3,12 +3,7 @@ import { test } from 'node:test';
 import { matMul, moments, symEig, trace } from '../../src/bench/ot-linalg.js';
 import { gaussianPair, mixturePair, totalVariance } from '../../src/bench/ot-pairs.js';
 import { initBackend } from '../../src/engine/backend.js';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+import { maxAbsDiff } from '../helpers/compare.js';
 
 test('Gaussian pair: A is symmetric positive definite and A S_P A = S_Q (T*#P has Q\'s moments exactly)', () => {
   for (const d of [2, 16]) {

@@ -15,7 +15,8 @@ import { readImage, readImageInfo, toFloat, type FloatImage } from '../../src/im
 import { resizeBicubic } from '../../src/image/resize.js';
 import { Rng } from '../../src/util/rng.js';
 import { pattern, tempDir, writeBytes, writePng } from '../helpers/images.js';
-import { maxAbsDiff, referencePattern } from './reference.js';
+import { maxAbsDiff } from '../helpers/compare.js';
+import { referencePattern } from './reference.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);

@@ -6,7 +6,8 @@ import { upsampleBicubic, upsamplePhaseTaps } from '../../src/image/resize-tenso
 import { resizeBicubic } from '../../src/image/resize.js';
 import type { FloatImage } from '../../src/image/io.js';
 import { Rng } from '../../src/util/rng.js';
-import { maxAbsDiff, reference, referencePattern } from './reference.js';
+import { maxAbsDiff } from '../helpers/compare.js';
+import { reference, referencePattern } from './reference.js';
 
 function randomImage(rng: Rng, width: number, height: number, channels = 3): FloatImage {
   const data = new Float32Array(width * height * channels);

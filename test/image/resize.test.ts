@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bicubicTaps, cubic, resizeBicubic } from '../../src/image/resize.js';
-import { maxAbsDiff, reference, referencePattern } from './reference.js';
+import { maxAbsDiff } from '../helpers/compare.js';
+import { reference, referencePattern } from './reference.js';
 
 test('Keys cubic: interpolating (1 at 0, 0 at other integers) and the two standard a values', () => {
   for (const a of [-0.5, -0.75]) {

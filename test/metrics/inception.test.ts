@@ -7,6 +7,7 @@ import { initBackend } from '../../src/engine/backend.js';
 import { coverOffsets, gridOffsets, imageFeatures, inceptionInputs } from '../../src/metrics/features.js';
 import { InceptionFeatureNet, loadNsfwjsInceptionSource, weightData } from '../../src/metrics/inception.js';
 import type { RgbImage } from '../../src/metrics/quality.js';
+import { relMaxDiff } from '../helpers/compare.js';
 
 const photo = async (name: string): Promise<RgbImage> => {
   const { data, info } = await sharp(new URL(`../fixtures/photos/${name}.jpg`, import.meta.url).pathname)
@@ -14,15 +15,6 @@ const photo = async (name: string): Promise<RgbImage> => {
     .toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data), width: info.width, height: info.height, channels: info.channels };
 };
-
-function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
 
 const source = await loadNsfwjsInceptionSource();
 

@@ -15,6 +15,7 @@ import {
 } from '../../src/metrics/perceptual.js';
 import type { RgbImage } from '../../src/metrics/quality.js';
 import { Rng } from '../../src/util/rng.js';
+import { relMaxDiff } from '../helpers/compare.js';
 
 const photo = async (name: string): Promise<RgbImage> => {
   const { data, info } = await sharp(new URL(`../fixtures/photos/${name}.jpg`, import.meta.url).pathname)
@@ -37,15 +38,6 @@ function columns(img: RgbImage, x0: number, width: number): RgbImage {
     data.set((img.data as Uint8Array).subarray((y * img.width + x0) * 3, (y * img.width + x0 + width) * 3), y * width * 3);
   }
   return { width, height: img.height, channels: 3, data };
-}
-
-function relMaxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
 }
 
 const source = await loadNsfwjsMobileNetSource();
