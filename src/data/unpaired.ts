@@ -60,26 +60,18 @@ export async function openUnpairedFolders(options: UnpairedFoldersOptions): Prom
   const hr = await ImageFolderSampler.open({ ...common, folders: options.hr, crop, seed: seedOf() });
   if (options.pairs === undefined) return { lr, hr, scale, cache };
   // Larger HR crops, cut back to `crop` after degrading (pairMargin): drawn by a sampler of their own. The HR
-  // sampler above has already warned about bad files; this one only says how many images are too small for it.
+  // sampler above has already warned about bad files; here only the number of images too small for pairs is said.
   const side = crop + 2 * pairMargin(scale);
-  let small = 0;
   let big: ImageFolderSampler;
   try {
-    big = await ImageFolderSampler.open({
-      ...common,
-      folders: options.hr,
-      crop: side,
-      seed: seedOf(),
-      onWarning: (m) => {
-        if (m.includes(`smaller than the ${side}x${side} crop`)) small++;
-      },
-    });
+    big = await ImageFolderSampler.open({ ...common, folders: options.hr, crop: side, seed: seedOf(), onWarning: () => {} });
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     throw new UsageError(
       `pretraining makes its pairs from ${side}x${side} HR crops (--crop ${crop} plus a ${pairMargin(scale)} px margin a side), and no --hr image is that large: lower --crop, or train without pretraining (--pretrain-steps 0)`,
     );
   }
+  const small = hr.files.length - big.files.length;
   if (small > 0) options.onWarning?.(`pretraining: ${small} HR image(s) smaller than ${side}x${side} are used by the solver only, not for pretraining pairs`);
   const pairs = new SyntheticPairSampler(big, scale, crop, options.pairs, seedOf());
   return { lr, hr, scale, cache, pairs };
