@@ -130,17 +130,9 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   // one crop from each side now, so that a folder with nothing decodable is an error before training
   // starts. The draw is undone (setState), and files found bad are skipped later exactly as if they had
   // been found then, so the batches are the same as without this probe.
-  for (const sampler of [data.lr, data.hr]) {
-    const state = sampler.getState();
-    tf.dispose(await sampler.sample(1));
-    sampler.setState(state);
-  }
-  if (data.pairs) {
-    const state = data.pairs.getState();
-    const { x, y } = await data.pairs.samplePairs(1);
-    tf.dispose([x, y]);
-    data.pairs.setState(state);
-  }
+  for (const sampler of [data.lr, data.hr]) tf.dispose(await withoutAdvancing(sampler, () => sampler.sample(1)));
+  const { pairs } = data;
+  if (pairs) tf.dispose(Object.values(await withoutAdvancing(pairs, () => pairs.samplePairs(1))));
   const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
   const map = buildModule(config.map, { seed: config.seed, upsampler });
@@ -330,9 +322,7 @@ async function loop(
     } else {
       // Drawn and undone, so that sample grids never change the training batches (a run stopped and resumed
       // at any step, with grids at other steps, trains exactly as an uninterrupted one).
-      const state = solver.source.getState();
-      const lr = (await solver.source.sample(Math.min(4, config.batch))) as tf.Tensor4D;
-      solver.source.setState(state);
+      const lr = (await withoutAdvancing(solver.source, () => solver.source.sample(Math.min(4, config.batch)))) as tf.Tensor4D;
       try {
         const { writeSampleGrid } = await import('./samples.js');
         await writeSampleGrid(paths.sample(step), lr, config.scale, (x) => map.apply(x) as tf.Tensor4D);
@@ -378,6 +368,16 @@ async function loop(
     training: { ...config, steps: solver.stepCount } as unknown as Record<string, unknown>,
   });
   return { runDir: outDir, steps: solver.stepCount, status, modelDir: paths.model, seconds: elapsed(), workers: run.workers, lastValidation };
+}
+
+/** `draw()` from a sampler whose state is put back afterwards, so that the draw changes no later batch. */
+async function withoutAdvancing<T>(sampler: { getState(): unknown; setState(state: unknown): void }, draw: () => Promise<T>): Promise<T> {
+  const state = sampler.getState();
+  try {
+    return await draw();
+  } finally {
+    sampler.setState(state);
+  }
 }
 
 /** The first tensor holding a NaN or an infinity, with one such value (checked on the backend, nothing is copied out). */
