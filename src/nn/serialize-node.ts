@@ -9,7 +9,8 @@ import { writeFolderAtomic } from '../util/atomic-write.js';
 import { pathInside } from '../util/inside.js';
 import type { Module } from './module.js';
 import type { BuildOptions } from './registry.js';
-import { type LoadedModel, MODEL_JSON, type OtsrManifestInput, decodeModel, encodeModel } from './serialize.js';
+import type { ArchSpec } from './module.js';
+import { type LoadedModel, MODEL_JSON, type OtsrManifestInput, decodeModel, encodeModel, parseModelJson } from './serialize.js';
 
 /** Files otsr itself writes into a model folder; anything else there makes saving refuse to replace it. */
 const OWN_FILE = /^(model\.json|group\d+-shard\d+of\d+\.bin)$/;
@@ -52,4 +53,17 @@ export async function loadModel(dir: string, options: BuildOptions = {}): Promis
     },
     options,
   );
+}
+
+/** The architecture that a model folder's model.json declares (its weights are not read). */
+export async function readModelArch(dir: string): Promise<ArchSpec> {
+  const file = basename(dir) === MODEL_JSON ? dir : join(dir, MODEL_JSON);
+  let raw: Uint8Array;
+  try {
+    raw = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(file, code === 'ENOENT' ? 'missing: not an otsr model folder (no model.json)' : `cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  return parseModelJson(raw, file).arch;
 }

@@ -239,7 +239,7 @@ export async function loadModelFromFiles(
   );
 }
 
-function parseModelJson(raw: Uint8Array, path: string): ModelJson {
+export function parseModelJson(raw: Uint8Array, path: string): ModelJson {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(raw));

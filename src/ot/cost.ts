@@ -102,7 +102,8 @@ export interface ReferenceCostOptions {
    * Replace U by a frozen copy of the map (the reference code's "G0"): after every `every` outer steps
    * (`every`, `2·every`, …) and/or once after step `at` (the end of pretraining, so that the cost measures
    * from the pretrained map), the map's weights are copied into `frozen` (a network of the map's
-   * architecture, owned by the cost from then on) and c(x, T(x)) = d(frozen(x), T(x)).
+   * architecture, owned by the cost from then on) and c(x, T(x)) = d(frozen(x), T(x)). With neither, the
+   * frozen reference comes only from `setState` (a run that starts from a trained map measures from it).
    */
   refresh?: RefreshOptions;
 }
@@ -132,7 +133,7 @@ export class ReferenceCost implements TransportCost {
       const { every, at } = options.refresh;
       if (every !== undefined && (!Number.isInteger(every) || every < 1)) throw new Error(`refresh.every must be a positive integer, got ${every}`);
       if (at !== undefined && (!Number.isInteger(at) || at < 1)) throw new Error(`refresh.at must be a positive integer, got ${at}`);
-      if (every === undefined && at === undefined) throw new Error('refresh needs `every` or `at`');
+      // Neither: the frozen reference is only ever set through setState (a run that starts from a given map).
       this.refresh = options.refresh;
     }
     this.name = `${this.distance.name}(ref)`;

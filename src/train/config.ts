@@ -44,6 +44,12 @@ export interface TrainConfig {
   pretrainSchedule?: PretrainSchedule;
   /** How pretraining pairs are made: `blind` (a random degradation per crop), `bicubic`, or `blur=S,noise=N,jpeg=Q`. Absent: blind. */
   degradation?: string;
+  /**
+   * A model folder (otsr format) whose weights the map starts from instead of its random init, e.g. a shipped
+   * model to adapt to the user's folders; it is also the cost's reference U from the first step (until a
+   * refresh). Its architecture must be `map`'s. Absent: the map starts from its seeded random init.
+   */
+  init?: string;
   valLr?: string;
   valHr?: string;
   seed: number;
@@ -153,7 +159,7 @@ export function validateConfig(c: TrainConfig): void {
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
   const fixed: (keyof TrainConfig)[] = [
     'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate',
-    'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation',
+    'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation', 'init',
   ];
   const withDefaults = (c: TrainConfig): TrainConfig => ({
     ...c,

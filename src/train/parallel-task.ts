@@ -36,21 +36,25 @@ export interface OtTaskOptions {
   /** Adam learning rate of the pretraining updates (on the map's optimizer), and its schedule. */
   pretrainLr: number;
   pretrainSchedule: PretrainSchedule;
+  /** The map starts from given weights (`--init`), which the cost measures from: its frozen reference is set by setState. */
+  startsFromMap?: boolean;
 }
 
 /**
- * The transport cost of a run: c(x, T(x)) = ½·mean((U(x) − T(x))²) with U bicubic, replaced by a frozen copy of
- * the map after pretraining (so the cost measures from the pretrained map) and every `refreshEvery` steps.
+ * The transport cost of a run: c(x, T(x)) = ½·mean((U(x) − T(x))²) with U bicubic (or, with `startsFromMap`, the
+ * map's starting weights, set through setState), replaced by a frozen copy of the map after pretraining (so the
+ * cost measures from the pretrained map) and every `refreshEvery` steps.
  */
-export function runCost(o: Pick<OtTaskOptions, 'map' | 'scale' | 'refreshEvery' | 'pretrainSteps'>): ReferenceCost {
+export function runCost(o: Pick<OtTaskOptions, 'map' | 'scale' | 'refreshEvery' | 'pretrainSteps' | 'startsFromMap'>): ReferenceCost {
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
   const refresh = {
     ...(o.refreshEvery > 0 ? { every: o.refreshEvery } : {}),
     ...(o.pretrainSteps > 0 ? { at: o.pretrainSteps } : {}),
   };
+  const frozen = Object.keys(refresh).length > 0 || o.startsFromMap === true;
   return new ReferenceCost({
     reference: (x) => upsampleBicubic(x as tf.Tensor4D, o.scale),
-    ...(Object.keys(refresh).length > 0 ? { refresh: { ...refresh, frozen: buildModule(o.map, { upsampler }) } } : {}),
+    ...(frozen ? { refresh: { ...refresh, frozen: buildModule(o.map, { upsampler }) } } : {}),
   });
 }
 

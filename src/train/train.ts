@@ -9,7 +9,7 @@ import { InputError, OtsrError, UsageError } from '../errors.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import type { Module } from '../nn/module.js';
 import { buildModule } from '../nn/registry.js';
-import { saveModel } from '../nn/serialize-node.js';
+import { loadModel, saveModel } from '../nn/serialize-node.js';
 import { NeuralOT } from '../ot/neural-ot.js';
 import { RegularizedGAN } from '../ot/regularized-gan.js';
 import { type OtSolver, type SolverState, type StepLosses, disposeSolverState } from '../ot/solver.js';
@@ -136,6 +136,8 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
   const map = buildModule(config.map, { seed: config.seed, upsampler });
+  // On resume the checkpoint holds the weights; a fresh run reads --init now, before anything is written.
+  const initWeights = config.init !== undefined && !options.resume ? await readInitWeights(config) : undefined;
   const workers = config.workers!;
   const log = new JsonlLog(paths.log);
   const run: RunState = { secondsBefore: 0, workers };
@@ -174,6 +176,14 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
             await solver.setState(state);
             return solver.stepCount;
           });
+        }
+        if (initWeights) {
+          const state = startingFrom(await solver.getState(), initWeights);
+          try {
+            await solver.setState(state);
+          } finally {
+            disposeSolverState(state);
+          }
         }
         const loopSolver: LoopSolver = {
           get stepCount() {
@@ -220,6 +230,14 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
           return solver.stepCount;
         });
       }
+      if (initWeights) {
+        const state = startingFrom(solver.getState(), initWeights);
+        try {
+          solver.setState(state);
+        } finally {
+          disposeSolverState(state);
+        }
+      }
       const loopSolver: LoopSolver = {
         get stepCount() {
           return solver.stepCount;
@@ -239,7 +257,49 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   } finally {
     map.dispose();
     validator?.dispose();
+    tf.dispose(Object.values(initWeights ?? {}));
   }
+}
+
+/** The weights of the `--init` model, checked against the run's map architecture and scale. */
+async function readInitWeights(config: TrainConfig): Promise<Record<string, tf.Tensor>> {
+  const dir = config.init!;
+  const loaded = await loadModel(dir, { upsampler: (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s) });
+  try {
+    if (canonicalJson(loaded.arch) !== canonicalJson(config.map)) {
+      throw new UsageError(
+        `--init ${dir}: its architecture ${canonicalJson(loaded.arch)} is not the run's map ${canonicalJson(config.map)}; omit --arch to take the model's`,
+      );
+    }
+    if (loaded.manifest.scale !== undefined && loaded.manifest.scale !== config.scale) {
+      throw new UsageError(`--init ${dir} upscales x${loaded.manifest.scale}, not --scale ${config.scale}`);
+    }
+    const weights: Record<string, tf.Tensor> = {};
+    for (const [name, v] of loaded.module.params) weights[name] = tf.clone(v);
+    return weights;
+  } finally {
+    loaded.module.dispose();
+  }
+}
+
+/** JSON with sorted keys, so that two specs that differ only in key order compare equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+}
+
+/**
+ * A fresh run's state with the map's weights replaced by `weights` (copies) and the cost measuring from them, as
+ * if its reference had been refreshed at step 0; the input state's replaced tensors are disposed.
+ */
+function startingFrom(state: SolverState, weights: Record<string, tf.Tensor>): SolverState {
+  const copy = () => Object.fromEntries(Object.entries(weights).map(([name, t]) => [name, tf.clone(t)]));
+  for (const name of Object.keys(state.map)) {
+    if (!(name in weights)) throw new OtsrError(`the --init model lacks the map weight ${name}`);
+  }
+  tf.dispose([...Object.values(state.map), ...Object.values(state.cost?.weights ?? {})]);
+  return { ...state, map: copy(), cost: { refreshedAt: 0, weights: copy() } };
 }
 
 /**
@@ -263,6 +323,7 @@ export function otTaskOptions(config: TrainConfig): OtTaskOptions {
     pretrainSteps: config.pretrainSteps ?? 0,
     pretrainLr: config.pretrainLearningRate ?? config.learningRate,
     pretrainSchedule: config.pretrainSchedule ?? 'constant',
+    ...(config.init !== undefined ? { startsFromMap: true } : {}),
   };
 }
 

@@ -147,6 +147,25 @@ test('pretraining through the CLI: paired steps first, then the solver; HR image
   assert.doesNotMatch(small.stderr, STACK_TRACE);
 });
 
+test('--init MODEL through the CLI: the architecture comes from the model and no pretraining unless asked; a missing model is one clear line', async () => {
+  const demo = path.join(repoRoot, 'assets/demo');
+  const source = at('run init source');
+  const base = ['--lr', path.join(demo, 'lr'), '--hr', path.join(demo, 'hr'), '--steps', '1', ...tiny];
+  assert.equal((await runCliAsync(['train', ...base, '--out', source])).code, 0);
+  // No --arch, no --pretrain-steps: the tiny model's architecture, and solver steps from the first.
+  const noArch = base.filter((a, i) => !['--arch', '--pretrain-steps'].includes(a) && !['--arch', '--pretrain-steps'].includes(base[i - 1]!));
+  const run = at('run init');
+  const r = await runCliAsync(['train', ...noArch, '--out', run, '--init', path.join(source, 'model')]);
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')) as { map: { nFeats: number }; pretrainSteps: number; init: string };
+  assert.equal(config.map.nFeats, 16, 'the tiny preset of the model, not the default small one');
+  assert.equal(config.pretrainSteps, 0);
+  assert.equal(config.init, path.join(source, 'model'));
+  const missing = await runCliAsync(['train', ...noArch, '--out', at('run init missing'), '--init', at('no such model')]);
+  assertOneLineError(missing, at('no such model', 'model.json'), /not an otsr model folder/);
+  assert.ok(!existsSync(at('run init missing')));
+});
+
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -85,6 +85,44 @@ test('pretraining: L1 steps on synthetic pairs first, then OTS measured from the
   await assert.rejects(train(config(4), fresh, { resume: true }), /cannot resume .*--pretrainSteps was 3 .*now 2/);
 });
 
+test('--init: the map starts from a saved model and the cost measures from it, in one thread and on 2 workers; another architecture is refused before anything is written', async () => {
+  await initBackend('wasm');
+  const source = await tempRun();
+  await train(tinyConfig({ steps: 2 }), source);
+  const init = runPaths(source).model;
+  const loaded = await loadModel(init, { upsampler: (await import('../../src/image/resize-tensor.js')).upsampleBicubic });
+  const initValues = new Map([...loaded.module.params].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+  loaded.module.dispose();
+  const runs: Map<string, Float32Array>[] = [];
+  for (const workers of [1, 2]) {
+    const run = await tempRun();
+    const before = tf.memory().numTensors;
+    await train(tinyConfig({ steps: 1, seed: 7, init, workers, checkpointEvery: 1 }), run);
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+    const values = await checkpointValues(run);
+    for (const [name, v] of initValues) {
+      assert.deepEqual(values.get(`cost/${name}`), v, `the cost's reference ${name} is the --init model's`);
+      // One outer step is kMap = 2 Adam updates of at most ~lr (1e-3) each: the map is still next to the model.
+      const map = values.get(`map/${name}`)!;
+      const far = Math.max(...map.map((m, i) => Math.abs(m - v[i]!)));
+      assert.ok(far < 1e-2, `map ${name} is ${far} away from the --init model after one step`);
+    }
+    runs.push(values);
+    await train(tinyConfig({ steps: 2, seed: 7, init, workers, checkpointEvery: 1 }), run, { resume: true });
+    await assert.rejects(train(tinyConfig({ steps: 3, seed: 7, workers }), run, { resume: true }), /cannot resume .*--init was/);
+  }
+  for (const [name, v] of runs[0]!) {
+    const w = runs[1]!.get(name)!;
+    assert.ok(v.every((a, i) => Math.abs(a - w[i]!) <= 1e-4 * Math.max(1, Math.abs(a))), `${name}: one thread and 2 workers differ`);
+  }
+  const refused = await tempRun();
+  await assert.rejects(
+    train(tinyConfig({ init, map: { ...tinyConfig().map, nFeats: 8 } as never }), refused),
+    /--init .*architecture .* is not the run's map/,
+  );
+  await assert.rejects(fs.stat(path.dirname(refused) + '/run'), /ENOENT/, 'a refused start writes nothing');
+});
+
 test('cancelling saves a checkpoint at the current step; a second start without --resume is refused', async () => {
   await initBackend('wasm');
   const out = await tempRun();

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { initBackend, parseBackendName } from '../../engine/backend.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
 import { DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch, validateConfig } from '../../train/config.js';
+import { readModelArch } from '../../nn/serialize-node.js';
 import { writeRunReport } from '../../train/report.js';
 import { defaultTrainWorkers, train } from '../../train/train.js';
 import { floatOption, intOption } from '../options.js';
@@ -30,6 +31,7 @@ export function trainCommand(): Command {
     .option('--n-critic <n>', 'GAN: critic steps per map step', intOption('--n-critic', 1), D.nCritic)
     .option('--refresh-every <n>', 'replace the bicubic reference of the cost by a frozen copy of the map every n steps (0: never)', intOption('--refresh-every', 0), D.refreshEvery)
     .option('--pretrain-steps <n>', 'first train the map alone for n steps (10 L1 updates each) on pairs made from the --hr photos by --degradation, then run the solver from it, with it as the cost\'s reference (0: start from bicubic)', intOption('--pretrain-steps', 0), D.pretrainSteps)
+    .option('--init <model>', 'start the map from this otsr model folder (e.g. models/unpaired-x4, to adapt it to your folders) instead of a random init; the cost then measures from it, --arch defaults to its architecture and --pretrain-steps to 0')
     .option('--pretrain-learning-rate <lr>', 'Adam learning rate of the pretraining steps', floatOption('--pretrain-learning-rate', 0), D.pretrainLearningRate)
     .addOption(new Option('--pretrain-schedule <name>', 'pretraining learning rate: constant, or cosine (down to 0 at the end of pretraining)').choices(['constant', 'cosine']).default(D.pretrainSchedule))
     .option('--degradation <spec>', 'how pretraining pairs are made from the HR photos: blind (a random blur, noise and JPEG per crop), bicubic, or blur=S,noise=N,jpeg=Q (a known degradation: the supervised oracle)', D.degradation)
@@ -44,7 +46,11 @@ export function trainCommand(): Command {
     .option('--workers <n>', 'worker threads sharing every batch (identical weights after every step); default: the number of cores, at most 8 and at most --batch; 1 trains in one thread; --resume keeps the run\'s count', intOption('--workers', 1, 64))
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--backend <name>', 'TF.js backend: wasm (default) or cpu', parseBackendName)
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+      // A model to start from brings its own architecture, and is already trained: no pretraining unless asked.
+      const map = o.init !== undefined && !given('arch') ? await readModelArch(o.init) : resolveArch(o.arch, MAP_PRESETS, o.scale, '--arch');
+      const pretrainSteps = o.init !== undefined && !given('pretrainSteps') ? 0 : o.pretrainSteps;
       const config: TrainConfig = {
         lr: o.lr,
         hr: o.hr,
@@ -55,16 +61,17 @@ export function trainCommand(): Command {
         steps: o.steps,
         crop: o.crop,
         batch: o.batch,
-        map: resolveArch(o.arch, MAP_PRESETS, o.scale, '--arch'),
+        map,
         potential: resolveArch(o.potential, POTENTIAL_PRESETS, o.crop, '--potential'),
         learningRate: o.learningRate,
         kMap: o.kMap,
         nCritic: o.nCritic,
         refreshEvery: o.refreshEvery,
-        pretrainSteps: o.pretrainSteps,
+        pretrainSteps,
         pretrainLearningRate: o.pretrainLearningRate,
         pretrainSchedule: o.pretrainSchedule,
         degradation: o.degradation,
+        ...(o.init !== undefined ? { init: o.init } : {}),
         ...(o.valLr ? { valLr: o.valLr } : {}),
         ...(o.valHr ? { valHr: o.valHr } : {}),
         seed: o.seed,
