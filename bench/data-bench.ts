@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { ImageFolderSampler } from '../src/data/image-folder.js';
 import { upsampleBicubic } from '../src/image/resize-tensor.js';
-import { degradeFloat } from '../src/image/degrade.js';
+import { degradeFloat } from '../src/image/degrade-float.js';
 import { readImage, toFloat } from '../src/image/io.js';
 import { Rng } from '../src/util/rng.js';
 

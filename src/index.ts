@@ -37,7 +37,8 @@ export {
 } from './image/io.js';
 export { resizeBicubic, cubic, type BicubicKernel, type ResizeOptions } from './image/resize.js';
 export { upsampleBicubic } from './image/resize-tensor.js';
-export { degradePaths, degradeImage, degradeFloat, gaussianBlur, type DegradeOptions } from './image/degrade.js';
+export { degradePaths, degradeImage } from './image/degrade.js';
+export { degradeFloat, degradeRgb, gaussianBlur, type DegradeOptions, type JpegRoundTrip } from './image/degrade-float.js';
 export { listImages, listImageFolders, IMAGE_EXTENSIONS } from './data/folder.js';
 export { ImageCache, DEFAULT_CACHE_BYTES, type ImageCacheOptions } from './data/cache.js';
 export { ImageFolderSampler, type ImageFolderSamplerOptions, type ImageFolderSamplerState } from './data/image-folder.js';

@@ -3,7 +3,7 @@
  * `--degradation` parser and the `blind` family. Browser-safe (no sharp): the config and the page import it.
  */
 import { UsageError } from '../errors.js';
-import type { DegradeOptions } from '../image/degrade.js';
+import type { DegradeOptions } from '../image/degrade-float.js';
 import type { Rng } from '../util/rng.js';
 
 /**

@@ -8,14 +8,17 @@
  *
  * A fixed degradation (`blur=1.2,noise=8,jpeg=60`) gives the supervised *oracle* of a benchmark whose
  * degradation is known: the same map trained with exactly the right pairs.
+ *
+ * Browser-safe: the HR crops come from any {@link Sampler} (a folder in Node, decoded images on the page) and the
+ * JPEG step from the caller (sharp in Node, a canvas on the page).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../errors.js';
-import { degradeImage } from '../image/degrade.js';
-import type { RgbImage } from '../image/io.js';
+import { type JpegRoundTrip, degradeRgb } from '../image/degrade-float.js';
+import type { RgbImage } from '../image/pixels.js';
 import { Rng } from '../util/rng.js';
 import { type DegradationSpec, drawDegradation } from './degradation.js';
-import type { ImageFolderSampler } from './image-folder.js';
+import type { Sampler } from './sampler.js';
 
 /** A source of aligned pairs: x [B, c/s, c/s, 3] (LR) and y [B, c, c, 3] (HR), both in [-1, 1]. */
 export interface PairSampler {
@@ -41,8 +44,8 @@ interface SyntheticPairState {
 }
 
 /**
- * Pairs from HR crops: `hr` must draw crops of side c + 2·{@link pairMargin}(s); each is degraded (blur, 1/s,
- * noise, JPEG through sharp), and the centre c x c HR crop is paired with the matching c/s x c/s LR crop.
+ * Pairs from HR crops: `hr` must draw crops of side c + 2·{@link pairMargin}(s) in [-1, 1]; each is degraded (blur,
+ * 1/s, noise, JPEG through `jpeg`), and the centre c x c HR crop is paired with the matching c/s x c/s LR crop.
  * Seeded and resumable: the state is the HR sampler's and the degradation RNG's.
  */
 export class SyntheticPairSampler implements PairSampler {
@@ -52,11 +55,12 @@ export class SyntheticPairSampler implements PairSampler {
   private readonly margin: number;
 
   constructor(
-    private readonly hr: ImageFolderSampler,
+    private readonly hr: Sampler,
     readonly scale: number,
     readonly crop: number,
     readonly degradation: DegradationSpec,
     seed: number,
+    private readonly jpeg: JpegRoundTrip,
   ) {
     this.margin = pairMargin(scale);
     if (crop % scale !== 0) throw new UsageError(`the HR crop (${crop}) must be a multiple of the scale (${scale})`);
@@ -79,7 +83,7 @@ export class SyntheticPairSampler implements PairSampler {
     const ys = new Float32Array(batch * crop * crop * 3);
     for (let b = 0; b < batch; b++) {
       const hr = toBytes(data.subarray(b * side * side * 3, (b + 1) * side * side * 3), side);
-      const { image: lr } = await degradeImage(hr, drawDegradation(this.degradation, scale, this.rng), this.rng);
+      const lr = await degradeRgb(hr, drawDegradation(this.degradation, scale, this.rng), this.rng, this.jpeg);
       copyWindow(hr, margin, crop, ys, b * crop * crop * 3);
       copyWindow(lr, margin / scale, lrSide, xs, b * lrSide * lrSide * 3);
     }

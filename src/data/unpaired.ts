@@ -3,6 +3,7 @@
  * (crops c) over folders of unrelated photos, sharing one decoded-image cache.
  */
 import { InputError, UsageError } from '../errors.js';
+import { sharpJpegRoundTrip } from '../image/degrade.js';
 import { Rng } from '../util/rng.js';
 import { DEFAULT_CACHE_BYTES, ImageCache } from './cache.js';
 import { ImageFolderSampler, type ImageFolderSamplerOptions } from './image-folder.js';
@@ -73,6 +74,6 @@ export async function openUnpairedFolders(options: UnpairedFoldersOptions): Prom
   }
   const small = hr.files.length - big.files.length;
   if (small > 0) options.onWarning?.(`pretraining: ${small} HR image(s) smaller than ${side}x${side} are used by the solver only, not for pretraining pairs`);
-  const pairs = new SyntheticPairSampler(big, scale, crop, options.pairs, seedOf());
+  const pairs = new SyntheticPairSampler(big, scale, crop, options.pairs, seedOf(), sharpJpegRoundTrip);
   return { lr, hr, scale, cache, pairs };
 }

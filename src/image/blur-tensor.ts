@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gaussianKernel } from './degrade.js';
+import { gaussianKernel } from './degrade-float.js';
 
 /**
  * Separable Gaussian blur of a [b, h, w, c] tensor, borders reflected with the edge sample repeated (as

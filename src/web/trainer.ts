@@ -2,23 +2,30 @@
  * A small OTS training session over images decoded in memory: what the page's Train tab runs, with no DOM,
  * so that Node (tests) can run the very same computation and compare.
  *
- * P = random LR crops (crop / scale pixels), Q = random HR crops (crop pixels) from two unrelated sets of
- * images; T = a tiny EDSR with a bicubic skip, f = a tiny ResNet critic; cost ½·mean((bicubic(x) − T(x))²);
- * NeuralOT with k map steps per potential step, Adam on both (the paper's OTS).
+ * The recipe of `otsr train`, smaller: P = random LR crops (crop / scale pixels), Q = random HR crops (crop
+ * pixels) from two unrelated sets of images; T = a tiny EDSR with a bicubic skip, f = a tiny ResNet critic. The
+ * first `pretrainSteps` steps train T alone on pairs made from the HR images by a random (`blind`) degradation
+ * (no pair of the LR images is used); then NeuralOT with k map steps per potential step, Adam on both (the
+ * paper's OTS), with cost w·½·mean((T0(x) − T(x))²) measured from the pretrained map T0 (bicubic without
+ * pretraining).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { type DegradationSpec, parseDegradation } from '../data/degradation.js';
 import { ImageArraySampler } from '../data/image-array.js';
+import { SyntheticPairSampler, pairMargin } from '../data/synthetic-pairs.js';
 import { UsageError } from '../errors.js';
+import type { JpegRoundTrip } from '../image/degrade-float.js';
 import type { RgbImage } from '../image/pixels.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import type { ArchSpec, Module } from '../nn/module.js';
 import { buildModule } from '../nn/registry.js';
 import { encodeModel } from '../nn/serialize.js';
-import { ReferenceCost } from '../ot/cost.js';
+import type { ReferenceCost } from '../ot/cost.js';
 import { NeuralOT } from '../ot/neural-ot.js';
 import type { StepLosses } from '../ot/solver.js';
+import { DEFAULT_TRAIN_CONFIG, MAP_PRESETS, POTENTIAL_PRESETS } from '../train/config.js';
+import { runCost } from '../train/parallel-task.js';
 import { sampleGridTensor } from '../train/sample-grid.js';
-import { MAP_PRESETS, POTENTIAL_PRESETS } from '../train/config.js';
 
 export interface WebTrainOptions {
   /** Upscaling factor (2, 3, 4 or 8). */
@@ -35,9 +42,20 @@ export interface WebTrainOptions {
   map?: ArchSpec;
   /** The potential f (default: the `tiny` critic preset). */
   potential?: ArchSpec;
+  /** Outer steps of pretraining on pairs made from the HR images, counted in the steps (default 0: OTS from bicubic). */
+  pretrainSteps?: number;
+  /** `blind`, `bicubic` or `blur=S,noise=N,jpeg=Q`, as `otsr train --degradation` (default `otsr train`'s). */
+  degradation?: string;
+  /** Adam learning rate of pretraining, cosine down to 0 over its steps (default `otsr train`'s). */
+  pretrainLearningRate?: number;
+  /** Weight of the transport cost in the map's loss (default `otsr train`'s). */
+  costWeight?: number;
+  /** The JPEG step of the degradation: needed when it can draw JPEG (`blind`, `jpeg=Q`) and pretrainSteps > 0. */
+  jpeg?: JpegRoundTrip;
 }
 
-export const WEB_TRAIN_DEFAULTS: WebTrainOptions = { scale: 4, crop: 48, batch: 4, kMap: 10, learningRate: 1e-4, seed: 1 };
+/** The page's defaults: `otsr train`'s recipe on a smaller map, crop and batch. */
+export const WEB_TRAIN_DEFAULTS = { scale: 4, crop: 48, batch: 4, kMap: 10, learningRate: 1e-4, seed: 1, steps: 100, pretrainSteps: 50 } as const;
 
 /** A set of decoded images and their names (for messages). */
 export interface NamedImages {
@@ -45,13 +63,17 @@ export interface NamedImages {
   names: readonly string[];
 }
 
+type ResolvedOptions = Required<Omit<WebTrainOptions, 'jpeg'>>;
+
 export class WebTrainer {
-  readonly options: Required<WebTrainOptions>;
+  readonly options: ResolvedOptions;
   readonly map: Module;
   readonly potential: Module;
   readonly source: ImageArraySampler;
   readonly target: ImageArraySampler;
   readonly solver: NeuralOT;
+  /** Pretraining pairs (present when `pretrainSteps` > 0). */
+  readonly pairs?: SyntheticPairSampler;
   private readonly cost: ReferenceCost;
   private readonly previewLr: tf.Tensor4D;
 
@@ -73,18 +95,43 @@ export class WebTrainer {
     }
     const mapSpec = options.map ?? MAP_PRESETS.tiny!(scale);
     const potentialSpec = options.potential ?? POTENTIAL_PRESETS.tiny!(crop);
-    this.options = { ...options, map: mapSpec, potential: potentialSpec };
+    const pretrainSteps = options.pretrainSteps ?? 0;
+    checkInt('pretraining steps', pretrainSteps, 0, 1e6);
+    const degradationText = options.degradation ?? DEFAULT_TRAIN_CONFIG.degradation;
+    const degradation = parseDegradation(degradationText);
+    const pretrainLearningRate = options.pretrainLearningRate ?? DEFAULT_TRAIN_CONFIG.pretrainLearningRate;
+    const costWeight = options.costWeight ?? DEFAULT_TRAIN_CONFIG.costWeight;
+    if (!(Number.isFinite(pretrainLearningRate) && pretrainLearningRate > 0 && pretrainLearningRate < 1)) {
+      throw new UsageError(`the pretraining learning rate must be in (0, 1), got ${pretrainLearningRate}`);
+    }
+    if (!(Number.isFinite(costWeight) && costWeight > 0)) throw new UsageError(`the cost weight must be > 0, got ${costWeight}`);
+    if (pretrainSteps > 0 && !options.jpeg && usesJpeg(degradation)) throw new UsageError('this degradation draws JPEG: give a JPEG codec (options.jpeg)');
+    const { jpeg: _codec, ...rest } = options;
+    this.options = { ...rest, map: mapSpec, potential: potentialSpec, pretrainSteps, degradation: degradationText, pretrainLearningRate, costWeight };
 
     // Seeds: one per component, derived from the run's seed, so that every part is reproducible.
     this.source = new ImageArraySampler({ images: lr.images, names: lr.names, crop: crop / scale, seed: seed + 2, label: 'low-resolution images' });
     this.target = new ImageArraySampler({ images: hr.images, names: hr.names, crop, seed: seed + 3, label: 'high-resolution images' });
+    if (pretrainSteps > 0) {
+      // Pair crops carry a margin for the blur and JPEG to see real content at their edges, as otsr train's do.
+      const big = new ImageArraySampler({ images: hr.images, names: hr.names, crop: crop + 2 * pairMargin(scale), seed: seed + 6, label: 'high-resolution images (for pretraining pairs)' });
+      this.pairs = new SyntheticPairSampler(big, scale, crop, degradation, seed + 7, options.jpeg ?? noJpeg);
+    }
     this.map = buildModule(mapSpec, { seed, upsampler: upsampleBicubic });
     this.potential = buildModule(potentialSpec, { seed: seed + 1 });
-    this.cost = new ReferenceCost({ reference: (x) => upsampleBicubic(x as tf.Tensor4D, scale) });
+    this.cost = runCost({ map: mapSpec, scale, refreshEvery: 0, pretrainSteps });
     this.solver = new NeuralOT(
       { source: this.source, target: this.target, cost: this.cost },
       { map: this.map, potential: this.potential },
-      { batchSize: batch, mapSteps: kMap, mapLr: learningRate, potentialLr: learningRate, seed: seed + 4 },
+      {
+        batchSize: batch,
+        mapSteps: kMap,
+        mapLr: learningRate,
+        potentialLr: learningRate,
+        costWeight,
+        seed: seed + 4,
+        ...(this.pairs ? { pretrain: { pairs: this.pairs, steps: pretrainSteps, lr: pretrainLearningRate, schedule: DEFAULT_TRAIN_CONFIG.pretrainSchedule } } : {}),
+      },
     );
     // Fixed LR crops to watch the map improve: up to 3, from their own seeded sampler, no augmentation.
     const smallest = Math.min(...this.source.images.map((im) => Math.min(im.width, im.height)));
@@ -99,7 +146,12 @@ export class WebTrainer {
     return this.solver.stepCount;
   }
 
-  /** One outer step: k map updates and one potential update. */
+  /** Whether the next step is a pretraining one. */
+  get pretraining(): boolean {
+    return this.stepCount < this.options.pretrainSteps;
+  }
+
+  /** One outer step: a pretraining step (10 L1 updates on pairs), or k map updates and one potential update. */
   step(): Promise<StepLosses> {
     return this.solver.step();
   }
@@ -121,6 +173,10 @@ export class WebTrainer {
         batch: o.batch,
         kMap: o.kMap,
         learningRate: o.learningRate,
+        costWeight: o.costWeight,
+        pretrainSteps: o.pretrainSteps,
+        pretrainLearningRate: o.pretrainLearningRate,
+        degradation: o.degradation,
         seed: o.seed,
         potential: o.potential,
         lrImages: this.source.images.length,
@@ -147,6 +203,12 @@ export class WebTrainer {
     this.previewLr.dispose();
   }
 }
+
+function usesJpeg(d: DegradationSpec): boolean {
+  return d === 'blind' || d.jpeg !== undefined;
+}
+
+const noJpeg: JpegRoundTrip = () => Promise.reject(new Error('no JPEG codec'));
 
 function checkInt(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`${name} must be an integer in [${min}, ${max}], got ${value}`);

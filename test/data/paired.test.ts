@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { alignedCrops, cropRgb, PairedFolders } from '../../src/data/paired.js';
 import type { CropSpec } from '../../src/data/augment.js';
-import { degradeFloat } from '../../src/image/degrade.js';
+import { degradeFloat } from '../../src/image/degrade-float.js';
 import { Rng } from '../../src/util/rng.js';
 import { unpairedX4 } from '../helpers/data.js';
 import { tempDir, writeBytes, writePng } from '../helpers/images.js';

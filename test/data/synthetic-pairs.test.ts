@@ -7,7 +7,7 @@ import { parseDegradation } from '../../src/data/degradation.js';
 import { SyntheticPairSampler, pairMargin } from '../../src/data/synthetic-pairs.js';
 import { openUnpairedFolders } from '../../src/data/unpaired.js';
 import { initBackend } from '../../src/engine/backend.js';
-import { degradeImage } from '../../src/image/degrade.js';
+import { degradeImage, sharpJpegRoundTrip } from '../../src/image/degrade.js';
 import { Rng } from '../../src/util/rng.js';
 import { repoRoot } from '../helpers/cli.js';
 
@@ -20,7 +20,7 @@ before(async () => {
 
 async function pairs(degradation: Parameters<typeof parseDegradation>[0], seed = 7, crop = 16) {
   const big = await ImageFolderSampler.open({ folders: hrFolder, crop: crop + 2 * pairMargin(4), seed, flips: false, rotations: false, onWarning: () => {} });
-  return { big, sampler: new SyntheticPairSampler(big, 4, crop, parseDegradation(degradation), seed + 1) };
+  return { big, sampler: new SyntheticPairSampler(big, 4, crop, parseDegradation(degradation), seed + 1, sharpJpegRoundTrip) };
 }
 
 test('a fixed degradation pairs each HR crop with the centre of its degraded larger crop', async () => {

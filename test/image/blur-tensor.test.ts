@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { gaussianBlurTensor } from '../../src/image/blur-tensor.js';
-import { gaussianBlur } from '../../src/image/degrade.js';
+import { gaussianBlur } from '../../src/image/degrade-float.js';
 import { upsampleBicubic } from '../../src/image/resize-tensor.js';
 import { upscaleRgb } from '../../src/upscale/files-node.js';
 import { loadUpscaler } from '../../src/upscale/upscaler-node.js';

@@ -3,14 +3,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { InputError, UsageError } from '../../src/errors.js';
-import {
-  degradeFloat,
-  degradeImage,
-  degradePaths,
-  gaussianBlur,
-  gaussianKernel,
-  rngForFile,
-} from '../../src/image/degrade.js';
+import { degradeFloat, gaussianBlur, gaussianKernel } from '../../src/image/degrade-float.js';
+import { degradeImage, degradePaths, rngForFile } from '../../src/image/degrade.js';
 import { readImage, readImageInfo, toFloat, type FloatImage } from '../../src/image/io.js';
 import { resizeBicubic } from '../../src/image/resize.js';
 import { Rng } from '../../src/util/rng.js';

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import { initBackend } from '../../src/engine/backend.js';
-import { type DegradeOptions, degradeImage } from '../../src/image/degrade.js';
+import type { DegradeOptions } from '../../src/image/degrade-float.js';
+import { degradeImage } from '../../src/image/degrade.js';
 import { unitRgbTensor } from '../../src/metrics/features.js';
 import { weightData } from '../../src/metrics/keras-graph.js';
 import {

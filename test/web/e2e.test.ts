@@ -210,13 +210,17 @@ test('the page trains a small OTS model from two sets of photos, like Node does,
     const dir = path.join(unpairedX4, 'train', which);
     return readdirSync(dir).sort().slice(0, 4).map((f) => path.join(dir, f));
   };
-  const settings = { steps: 4, crop: 32, batch: 2, kMap: 2, learningRate: 1e-3, seed: 7 };
+  // Pretraining with a degradation without JPEG: the page's arithmetic is Node's exactly (JPEG codecs differ, so the
+  // page's canvas JPEG is exercised by the cancelled run below).
+  const settings = { steps: 4, pretrainSteps: 2, degradation: 'blur=1,noise=4', crop: 32, batch: 2, kMap: 2, learningRate: 1e-3, seed: 7 };
   await page.click('#tab-train');
   // The browser may list picked files in any order; the page sorts them by name, as Node's folder listing does.
   await page.setInputFiles('#train-lr', pick('lr').reverse());
   await page.setInputFiles('#train-hr', pick('hr'));
   await page.waitForFunction(() => !(document.getElementById('train-start') as HTMLButtonElement).disabled, null, { timeout: 20_000 });
   await page.fill('#train-steps', String(settings.steps));
+  await page.fill('#train-pretrain-steps', String(settings.pretrainSteps));
+  await page.fill('#train-degradation', settings.degradation);
   await page.fill('#train-crop', String(settings.crop));
   await page.fill('#train-batch', String(settings.batch));
   await page.fill('#train-k', String(settings.kMap));
@@ -227,7 +231,7 @@ test('the page trains a small OTS model from two sets of photos, like Node does,
   assert.equal(await page.getAttribute('#train', 'data-state'), 'done', `the page says: ${await page.textContent('#train-status')}`);
   t.diagnostic(`page: ${await page.textContent('#train-status')}`);
   // A live plot with the three curves, and a sample preview.
-  assert.equal(await page.locator('#loss-plot svg polyline, #loss-plot svg path').count() >= 3, true);
+  assert.equal(await page.locator('#loss-plot svg polyline, #loss-plot svg path').count() >= 4, true);
   assert.equal(await page.locator('#train-samples canvas').count(), 1);
 
   // Export as separate files and as a zip.
@@ -280,9 +284,12 @@ test('the page trains a small OTS model from two sets of photos, like Node does,
   if (process.env.OTSR_UPDATE_SCREENSHOT) await page.screenshot({ path: path.join(repoRoot, 'docs', 'web-train-screenshot.png'), fullPage: true });
 
   // A long run can be cancelled part-way; what was learned so far stays exportable.
+  // Its pretraining draws the blind degradation, JPEG included, through the browser's own codec.
   await page.fill('#train-steps', '1000');
+  await page.fill('#train-pretrain-steps', '1000');
+  await page.fill('#train-degradation', 'blind');
   await page.click('#train-start');
-  await page.waitForFunction(() => /^step [2-9]\d*\/1000/.test(document.getElementById('train-status')!.textContent ?? ''), null, { timeout: 20_000 });
+  await page.waitForFunction(() => /^step [2-9]\d*\/1000 \(pretraining\)/.test(document.getElementById('train-status')!.textContent ?? ''), null, { timeout: 20_000 });
   await page.click('#train-cancel');
   await page.waitForFunction(() => document.getElementById('train')!.dataset.state !== 'running', null, { timeout: 20_000 });
   assert.equal(await page.getAttribute('#train', 'data-state'), 'cancelled');

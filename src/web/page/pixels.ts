@@ -4,6 +4,7 @@
  * sees the same 8-bit values as otsr's Node decoder; EXIF orientation is applied, as in Node.
  */
 import { InputError } from '../../errors.js';
+import type { JpegRoundTrip } from '../../image/degrade-float.js';
 import type { RgbImage } from '../../image/pixels.js';
 import { canEncodePng, encodePngBytes } from './png.js';
 
@@ -100,6 +101,24 @@ export async function encodePng(img: RgbImage): Promise<Blob> {
   ctx.putImageData(toImageData(img), 0, 0);
   return canvas.convertToBlob({ type: 'image/png' });
 }
+
+/**
+ * The page's {@link JpegRoundTrip} for pretraining pairs: the browser's own JPEG encoder (quality / 100) and decoder,
+ * as sharp's are in Node; the pixels differ from sharp's by the codecs' rounding, not by the degradation.
+ */
+export const canvasJpegRoundTrip: JpegRoundTrip = async (img, quality) => {
+  const canvas = new OffscreenCanvas(img.width, img.height);
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('no 2D canvas context');
+  ctx.putImageData(toImageData({ width: img.width, height: img.height, data: img.data }), 0, 0);
+  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: quality / 100 });
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  try {
+    return bitmapToRgb(bitmap);
+  } finally {
+    bitmap.close();
+  }
+};
 
 /** Why an output of this size cannot be shown or saved in a browser, or undefined if it can. */
 export function canvasLimitProblem(width: number, height: number): string | undefined {

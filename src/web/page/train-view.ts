@@ -12,7 +12,7 @@ import { WebTrainer } from '../trainer.js';
 import { byId, formatSeconds, messageOf, yieldToPage, onDropFiles } from './dom.js';
 import { type DecodedSet, decodeSet } from './image-sets.js';
 import { fromModule } from './models.js';
-import { download, drawToCanvas } from './pixels.js';
+import { canvasJpegRoundTrip, download, drawToCanvas } from './pixels.js';
 import type { UpscaleView } from './upscale-view.js';
 
 type State = 'idle' | 'decoding' | 'ready' | 'running' | 'done' | 'cancelled' | 'error';
@@ -82,12 +82,16 @@ export function setupTrainView(backendName: string, upscale: UpscaleView, showUp
   }
 
   const drawPlot = () => {
+    // Pretraining steps have only their L1 loss; the solver's steps the three OT curves.
+    const paired = history.filter((l) => l.paired !== undefined);
+    const ots = history.filter((l) => l.paired === undefined);
     const series = [
-      { name: 'map loss  E[c(x,T(x)) - f(T(x))]', points: history.map((l) => [l.step, l.mapLoss] as [number, number]) },
-      { name: 'potential loss  E[f(T(x))] - E[f(y)]', points: history.map((l) => [l.step, l.potentialLoss] as [number, number]) },
-      { name: 'transport cost  E[c(x,T(x))]', points: history.map((l) => [l.step, l.cost] as [number, number]) },
-    ];
-    plot.innerHTML = linePlotSvg(series, { title: 'OTS training', xLabel: 'outer step', width: 520, height: 300 });
+      { name: 'pretraining L1  E|T(x) - y|', points: paired.map((l) => [l.step, l.paired!] as [number, number]) },
+      { name: 'map loss  E[c(x,T(x)) - f(T(x))]', points: ots.map((l) => [l.step, l.mapLoss] as [number, number]) },
+      { name: 'potential loss  E[f(T(x))] - E[f(y)]', points: ots.map((l) => [l.step, l.potentialLoss] as [number, number]) },
+      { name: 'transport cost  E[c(x,T(x))]', points: ots.map((l) => [l.step, l.cost] as [number, number]) },
+    ].filter((s) => s.points.length > 0);
+    plot.innerHTML = linePlotSvg(series, { title: 'training', xLabel: 'outer step', width: 520, height: 300 });
   };
 
   const drawPreview = async () => {
@@ -116,8 +120,10 @@ export function setupTrainView(backendName: string, upscale: UpscaleView, showUp
     plot.replaceChildren();
     samples.replaceChildren();
     const steps = num('train-steps');
+    const pretrainSteps = num('train-pretrain-steps');
     try {
       if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${byId('train-steps', HTMLInputElement).value}`);
+      if (!(pretrainSteps <= steps)) throw new Error(`pretraining steps (${pretrainSteps}) are counted in the steps (${steps}): give at most as many`);
       trainer = new WebTrainer(sets.lr, sets.hr, {
         scale: Number(scaleSelect.value),
         crop: num('train-crop'),
@@ -125,6 +131,9 @@ export function setupTrainView(backendName: string, upscale: UpscaleView, showUp
         kMap: num('train-k'),
         learningRate: num('train-lr-rate'),
         seed: num('train-seed'),
+        pretrainSteps,
+        degradation: byId('train-degradation', HTMLInputElement).value,
+        jpeg: canvasJpegRoundTrip,
       });
     } catch (err) {
       setState('error', messageOf(err), true);
@@ -146,7 +155,8 @@ export function setupTrainView(backendName: string, upscale: UpscaleView, showUp
         const done = trainer.stepCount;
         progress.value = done / steps;
         const elapsed = (performance.now() - t0) / 1000;
-        status.textContent = `step ${done}/${steps}, ${formatSeconds(elapsed / done)} per step, about ${formatSeconds((elapsed / done) * (steps - done))} left`;
+        const phase = done <= trainer.options.pretrainSteps ? 'pretraining' : 'OTS';
+        status.textContent = `step ${done}/${steps} (${phase}), ${formatSeconds(elapsed / done)} per step, about ${formatSeconds((elapsed / done) * (steps - done))} left`;
         if (performance.now() - lastPlot > PLOT_EVERY_MS || done === steps) {
           drawPlot();
           lastPlot = performance.now();
