@@ -104,9 +104,24 @@ export class ParallelSolver {
     const pairs = this.options.pairs;
     if (!pairs) throw new Error('this run pretrains (task.pretrainSteps > 0) but was given no pair sampler');
     let paired = 0;
-    for (let i = 0; i < PAIRED_UPDATES_PER_STEP; i++) {
-      const { x, y } = await pairs.samplePairs(this.batchSize);
-      paired += (await this.run('paired', { x, y })).loss / PAIRED_UPDATES_PER_STEP;
+    // Degrading the next batch's crops (JS and sharp, on this thread) overlaps the workers' update on the current
+    // one. The draws stay in order and none crosses the step's end, so batches and checkpoints are as without it.
+    let next: Promise<{ x: tf.Tensor4D; y: tf.Tensor4D }> | undefined = pairs.samplePairs(this.batchSize);
+    try {
+      for (let i = 0; i < PAIRED_UPDATES_PER_STEP; i++) {
+        const { x, y } = await next!;
+        next = undefined;
+        const update = this.run('paired', { x, y });
+        if (i + 1 < PAIRED_UPDATES_PER_STEP) {
+          next = pairs.samplePairs(this.batchSize);
+          // Handled now (so a failed draw is not an unhandled rejection while the update runs), thrown when awaited.
+          next.catch(() => undefined);
+        }
+        paired += (await update).loss / PAIRED_UPDATES_PER_STEP;
+      }
+    } finally {
+      // After a failed update: the batch drawn ahead is not used.
+      if (next) await next.then(({ x, y }) => tf.dispose([x, y]), () => undefined);
     }
     return { mapLoss: 0, potentialLoss: 0, cost: 0, paired };
   }
