@@ -5,12 +5,9 @@ import { after, test } from 'node:test';
 import { InputError, UsageError } from '../../src/errors.js';
 import { degradeFloat } from '../../src/image/degrade-float.js';
 import { degradeImage, degradePaths, rngForFile } from '../../src/image/degrade.js';
-import { readImage, readImageInfo, toFloat, type FloatImage } from '../../src/image/io.js';
-import { resizeBicubic } from '../../src/image/resize.js';
+import { readImage, readImageInfo, toFloat } from '../../src/image/io.js';
 import { Rng } from '../../src/util/rng.js';
 import { pattern, tempDir, writeBytes, writePng } from '../helpers/images.js';
-import { maxAbsDiff } from '../helpers/compare.js';
-import { referencePattern } from './reference.js';
 
 const tmp = tempDir();
 after(tmp.cleanup);
