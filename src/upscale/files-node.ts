@@ -3,11 +3,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isImageFile, listImages } from '../data/folder.js';
 import { InputError, OtsrError, UsageError } from '../errors.js';
-import { type ImageInfo, type OutputFormat, type RgbImage, type SourceImage, encodeRaw, formatForPath, readImageInfo, readSourceImage } from '../image/io.js';
+import { type ImageInfo, type OutputFormat, type RgbImage, encodeRaw, formatForPath, readImageInfo } from '../image/io.js';
 import { PngRowWriter } from '../image/png-stream.js';
+import { SourceFile } from '../image/source-file.js';
 import { checkWritableFolder, nearestExisting, writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
 import { refuseOverwritingInputs } from '../util/same-file.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
+import { RowWindow } from './row-window.js';
 import { type BandsResult, type RowSink, type TileSource, checkTileOptions, pixelSource, tileCount, tilePlan, upscaleBands } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
@@ -103,8 +105,8 @@ export async function planOutputs(inputs: string[], out: string): Promise<{ inpu
  *
  * What comes out is what went in, upscaled: grey stays grey, alpha is kept (not in JPEG), 16-bit PNGs and TIFFs give
  * 16-bit PNGs (a warning where the output format holds 8 bits only); an animated or multi-page file is cut to its
- * first frame, with a warning. PNG outputs are encoded band by band as the tiles finish, so memory is the decoded
- * input plus a row of tiles (at most {@link bandBudget}) whatever the image;
+ * first frame, with a warning. Inputs are read a band of rows at a time (source-file.ts), and PNG outputs encoded band
+ * by band as the tiles finish, so memory is bounded by a row of tiles (at most {@link bandBudget}) whatever the image;
  * JPEG and WebP are encoded by sharp, which needs the whole 8-bit output.
  */
 export async function upscaleFiles(
@@ -120,12 +122,12 @@ export async function upscaleFiles(
     for (const [k, job] of jobs.entries()) {
       options.onImage?.(k, jobs.length, job.input);
       const format = formatForPath(job.output);
-      let img: SourceImage;
+      let img: SourceFile;
       try {
         // Sizes are checked on the header, before any pixel is decoded.
         const info = await readImageInfo(job.input, read);
         checkOutputSize(job.input, info, upscaler.scale, format, options);
-        img = await readSourceImage(job.input, read);
+        img = await SourceFile.open(job.input, read);
       } catch (err) {
         if (!(err instanceof OtsrError) || jobs.length === 1) throw err;
         warn(`skipped ${err.message}`);
@@ -134,11 +136,15 @@ export async function upscaleFiles(
       }
       if (img.framesLeft > 0) warn(`${job.input}: has ${img.framesLeft + 1} frames (animated or multi-page); only the first is upscaled`);
       if (img.depth === 16 && format !== 'png') warn(`${job.input}: 16 bits per channel written as 8 (${format} holds no more; a .png output keeps 16)`);
-      const pool = await pools.for(img.width, img.height, options);
-      await fs.mkdir(path.dirname(job.output), { recursive: true }).catch((err: unknown) => {
-        throw writeError(job.output, err);
-      });
-      await writeUpscaled(job.output, format, img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
+      try {
+        const pool = await pools.for(img.width, img.height, options);
+        await fs.mkdir(path.dirname(job.output), { recursive: true }).catch((err: unknown) => {
+          throw writeError(job.output, err);
+        });
+        await writeUpscaled(job.output, format, img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
+      } finally {
+        await img.close();
+      }
       written++;
     }
   } finally {
@@ -206,8 +212,8 @@ async function runTiles(source: TileSource, upscaler: Upscaler, options: TiledOp
 }
 
 /** Upscales `img` into the file `output`, atomically: PNG streamed band by band, JPEG and WebP through sharp. */
-async function writeUpscaled(output: string, format: OutputFormat, img: SourceImage, upscaler: Upscaler, options: TiledOptions): Promise<void> {
-  const source = pixelSource(img.data, img.width, img.height, img.channels, img.depth === 16 ? 32767.5 : 127.5);
+async function writeUpscaled(output: string, format: OutputFormat, img: SourceFile, upscaler: Upscaler, options: TiledOptions): Promise<void> {
+  const source = new RowWindow(img.width, img.height, img.channels, img.depth, (y0, count, into) => img.read(y0, count, into));
   if (format === 'png') {
     await writeStreamAtomic(output, async (write) => {
       let png: PngRowWriter | undefined;
