@@ -4,6 +4,7 @@
  * Everything that comes back is 8-bit RGB, EXIF orientation applied, whatever the file held (grey, CMYK,
  * palette, 16-bit); an alpha channel, when the file has one, is returned separately. Every failure is an
  * InputError naming the file and the problem, so the CLI prints one line and a training run can skip it.
+ * (Upscaling reads the pixels as the file holds them, a band of rows at a time: source-file.ts.)
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -79,50 +80,6 @@ async function decodeSource(input: string | Uint8Array, name: string, bytes: num
   } catch (err) {
     if (err instanceof InputError) throw err;
     throw decodeError(name, err);
-  }
-}
-
-/**
- * Pixels as the file holds them, for upscaling, which should give back what it was given: grey stays grey (1 channel,
- * 2 with alpha), colour is sRGB (3, 4 with alpha), 16-bit files stay 16-bit; EXIF orientation applied.
- */
-export interface SourceImage {
-  width: number;
-  height: number;
-  channels: 1 | 2 | 3 | 4;
-  depth: 8 | 16;
-  /** Interleaved, alpha last. */
-  data: Uint8Array | Uint16Array;
-  /** Frames or pages of the file beyond the first, which were not read (animated GIF/WebP, multi-page TIFF). */
-  framesLeft: number;
-}
-
-/** Decodes an image file for upscaling (see {@link SourceImage}); InputError naming the file on any problem. */
-export async function readSourceImage(file: string, options: ReadOptions = {}): Promise<SourceImage> {
-  const bytes = await checkFile(file);
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  try {
-    const meta = await sharp(file, { failOn: 'warning', limitInputPixels: false }).metadata();
-    infoFromMetadata(file, meta, bytes, options);
-    const grey = meta.space === 'b-w' || meta.space === 'grey16';
-    const deep = meta.depth === 'ushort';
-    const { data, info } = await sharp(file, { failOn: 'warning', limitInputPixels: Number.isFinite(maxPixels) ? Math.max(1, Math.floor(maxPixels)) : false })
-      .autoOrient()
-      .toColourspace(grey ? (deep ? 'grey16' : 'b-w') : deep ? 'rgb16' : 'srgb')
-      .raw({ depth: deep ? 'ushort' : 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    const channels = info.channels;
-    if (channels < 1 || channels > 4) throw new InputError(file, `unsupported number of channels (${channels})`);
-    // A copy only if sharp's buffer is not 2-byte aligned.
-    const pixels = deep
-      ? data.byteOffset % 2 === 0
-        ? new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2)
-        : new Uint16Array(new Uint8Array(data).buffer)
-      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return { width: info.width, height: info.height, channels, depth: deep ? 16 : 8, data: pixels, framesLeft: Math.max(0, (meta.pages ?? 1) - 1) };
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw decodeError(file, err);
   }
 }
 
@@ -214,7 +171,7 @@ export function fsError(file: string, err: unknown): InputError {
 }
 
 /** Classifies sharp/libvips errors into one readable line. */
-function decodeError(name: string, err: unknown): InputError {
+export function decodeError(name: string, err: unknown): InputError {
   const msg = err instanceof Error ? err.message : String(err);
   const first = msg.split('\n')[0]!.trim();
   let problem: string;

@@ -48,13 +48,11 @@ export class PngRowWriter {
   }
 
   /**
-   * The next `rows` rows as float values in [-1, 1] (`rows * width * channels`, interleaved; clamped and rounded
-   * here to 8 or 16 bits). Handed to zlib a few rows at a time, so that no 8-bit copy of the whole band is made.
+   * The next `rows` rows, `rows * width * channels` samples of the image's depth (interleaved). Handed to zlib a few
+   * rows at a time, so that no filtered copy of the whole band is made.
    */
-  async addRows(values: Float32Array, rows: number): Promise<void> {
+  async addRows(samples: Uint8Array | Uint16Array, rows: number): Promise<void> {
     const n = this.width * this.channels;
-    const max = this.depth === 8 ? 255 : 65535;
-    const half = max / 2;
     const step = Math.max(1, Math.floor(ROW_BYTES / (this.stride + 1)));
     let row: Buffer = Buffer.alloc(this.stride);
     for (let r0 = 0; r0 < rows; r0 += step) {
@@ -62,11 +60,8 @@ export class PngRowWriter {
       const out = Buffer.alloc(count * (this.stride + 1));
       for (let r = 0; r < count; r++) {
         const first = (r0 + r) * n;
-        for (let i = 0; i < n; i++) {
-          const q = Math.min(max, Math.max(0, Math.round((values[first + i]! + 1) * half)));
-          if (this.depth === 8) row[i] = q;
-          else row.writeUInt16BE(q, 2 * i);
-        }
+        if (this.depth === 8) row.set(samples.subarray(first, first + n));
+        else for (let i = 0; i < n; i++) row.writeUInt16BE(samples[first + i]!, 2 * i);
         const o = r * (this.stride + 1);
         out[o] = 2; // filter: Up
         for (let k = 0; k < this.stride; k++) out[o + 1 + k] = (row[k]! - this.prev[k]!) & 0xff;

@@ -3,12 +3,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { isImageFile, listImages } from '../data/folder.js';
 import { InputError, OtsrError, UsageError } from '../errors.js';
-import { type ImageInfo, type OutputFormat, type RgbImage, type SourceImage, encodeRaw, formatForPath, readImageInfo, readSourceImage } from '../image/io.js';
+import { type ImageInfo, type OutputFormat, type RgbImage, encodeRaw, formatForPath, readImageInfo } from '../image/io.js';
 import { PngRowWriter } from '../image/png-stream.js';
+import { SourceFile } from '../image/source-file.js';
 import { checkWritableFolder, nearestExisting, writeError, writeFileAtomic, writeStreamAtomic } from '../util/atomic-write.js';
 import { refuseOverwritingInputs } from '../util/same-file.js';
 import { TilePool, currentBackend } from './tile-pool-node.js';
-import { type BandsResult, type RowSink, type TileSource, checkTileOptions, tileCount, upscaleBands } from './tiles.js';
+import { RowWindow } from './row-window.js';
+import { type BandsResult, type RowSink, type TileSource, checkTileOptions, pixelSource, tileCount, tilePlan, upscaleBands } from './tiles.js';
 import type { Upscaler } from './upscaler-node.js';
 
 export interface UpscaleFilesOptions {
@@ -103,8 +105,9 @@ export async function planOutputs(inputs: string[], out: string): Promise<{ inpu
  *
  * What comes out is what went in, upscaled: grey stays grey, alpha is kept (not in JPEG), 16-bit PNGs and TIFFs give
  * 16-bit PNGs (a warning where the output format holds 8 bits only); an animated or multi-page file is cut to its
- * first frame, with a warning. PNG outputs are encoded band by band as the tiles finish, so memory is bounded by a
- * row of tiles whatever the image; JPEG and WebP are encoded by sharp from the assembled 8-bit output.
+ * first frame, with a warning. Inputs are read a band of rows at a time (source-file.ts), and PNG outputs encoded band
+ * by band as the tiles finish, so memory is bounded by a row of tiles (at most {@link bandBudget}) whatever the image;
+ * JPEG and WebP are encoded by sharp, which needs the whole 8-bit output.
  */
 export async function upscaleFiles(
   jobs: { input: string; output: string }[],
@@ -119,12 +122,12 @@ export async function upscaleFiles(
     for (const [k, job] of jobs.entries()) {
       options.onImage?.(k, jobs.length, job.input);
       const format = formatForPath(job.output);
-      let img: SourceImage;
+      let img: SourceFile;
       try {
         // Sizes are checked on the header, before any pixel is decoded.
         const info = await readImageInfo(job.input, read);
-        checkOutputSize(job.input, info, upscaler.scale, format, checkTileOptions(options).tile);
-        img = await readSourceImage(job.input, read);
+        checkOutputSize(job.input, info, upscaler.scale, format, options);
+        img = await SourceFile.open(job.input, read);
       } catch (err) {
         if (!(err instanceof OtsrError) || jobs.length === 1) throw err;
         warn(`skipped ${err.message}`);
@@ -133,11 +136,15 @@ export async function upscaleFiles(
       }
       if (img.framesLeft > 0) warn(`${job.input}: has ${img.framesLeft + 1} frames (animated or multi-page); only the first is upscaled`);
       if (img.depth === 16 && format !== 'png') warn(`${job.input}: 16 bits per channel written as 8 (${format} holds no more; a .png output keeps 16)`);
-      const pool = await pools.for(img.width, img.height, options);
-      await fs.mkdir(path.dirname(job.output), { recursive: true }).catch((err: unknown) => {
-        throw writeError(job.output, err);
-      });
-      await writeUpscaled(job.output, format, img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
+      try {
+        const pool = await pools.for(img.width, img.height, options);
+        await fs.mkdir(path.dirname(job.output), { recursive: true }).catch((err: unknown) => {
+          throw writeError(job.output, err);
+        });
+        await writeUpscaled(job.output, format, img, upscaler, { ...options, workers: 1, ...(pool ? { pool } : {}) });
+      } finally {
+        await img.close();
+      }
       written++;
     }
   } finally {
@@ -150,14 +157,25 @@ export async function upscaleFiles(
 /** JPEG and WebP sides that their encoders accept. */
 const MAX_SIDE: Record<OutputFormat, number> = { png: 2 ** 31 - 1, jpeg: 65535, webp: 16383 };
 
+/**
+ * Bytes the blend may hold for a row of tiles (see band.ts): at least 40 MB, and 4 tiles of output in float (the
+ * model's own memory for a tile is at least one, and usually several). Outputs so wide that a row of `--tile`-high
+ * tiles would need more get shorter tiles, so that memory stays flat across image sizes for a given tile (within 20%
+ * from 1 to 48 MP: bench/RESULTS.md; at 48 MP, tiles 128 wide are then 72 high, 13% more work on the overlaps).
+ */
+export function bandBudget(tile: number, scale: number, channels: number): number {
+  return Math.max(40 * 2 ** 20, 4 * (tile * scale) ** 2 * channels * 4);
+}
+
 /** Refuses (InputError naming the input) an output that `format` cannot hold, or that would not fit in memory. */
-function checkOutputSize(input: string, info: ImageInfo, scale: number, format: OutputFormat, tile: number): void {
+function checkOutputSize(input: string, info: ImageInfo, scale: number, format: OutputFormat, options: UpscaleFilesOptions): void {
   const [width, height, channels] = [info.width * scale, info.height * scale, info.hasAlpha ? 4 : 3];
   const size = `upscaled x${scale} it would be ${width}x${height} (${Math.round((width * height) / 1e6)} MP)`;
-  // The band of output rows that one row of tiles fills, in float.
-  const band = Math.min(tile, info.height) * scale * width * channels * 4;
-  if (band > bufferConstants.MAX_LENGTH) {
-    throw new InputError(input, `${size}; a row of ${tile}-pixel tiles of it would need ${(band / 2 ** 30).toFixed(1)} GB: use a smaller --tile`);
+  // The blend's buffers (16 bits: the most a PNG keeps), tiles as short as the budget makes them.
+  const tile = checkTileOptions(options).tile;
+  const plan = tilePlan(info.width, info.height, channels, scale, { ...options, depth: 16, maxBandBytes: bandBudget(tile, scale, channels) });
+  if (plan.bandBytes > bufferConstants.MAX_LENGTH) {
+    throw new InputError(input, `${size}; a row of ${tile}-pixel tiles of it would need up to ${(plan.bandBytes / 2 ** 30).toFixed(1)} GB: use a smaller --tile`);
   }
   if (width > MAX_SIDE[format] || height > MAX_SIDE[format]) {
     throw new InputError(input, `${size}, larger than ${format.toUpperCase()} allows (${MAX_SIDE[format]} pixels a side); write a .png`);
@@ -170,15 +188,17 @@ function checkOutputSize(input: string, info: ImageInfo, scale: number, format: 
 
 type TiledOptions = Omit<UpscaleFilesOptions, 'onImage'> & { pool?: TilePool };
 
-/** Runs the tiler on `source` (with a pool of workers when asked) and hands the output rows to `sink`. */
-async function runTiles(source: TileSource, upscaler: Upscaler, options: TiledOptions, sink: RowSink): Promise<BandsResult> {
+/** Runs the tiler on `source` (with a pool of workers when asked) and hands the output rows, in `depth`, to `sink`. */
+async function runTiles(source: TileSource, upscaler: Upscaler, options: TiledOptions, depth: 8 | 16, sink: RowSink): Promise<BandsResult> {
   const own = options.pool ? undefined : new LazyPool(upscaler, options.workers ?? 1);
   try {
     const pool = options.pool ?? (await own!.for(source.width, source.height, options));
+    const bandOptions = { depth, maxBandBytes: bandBudget(checkTileOptions(options).tile, upscaler.scale, source.channels) };
     return await upscaleBands(
       source,
       {
         scale: upscaler.scale,
+        ...bandOptions,
         ...(options.tile !== undefined ? { tile: options.tile } : {}),
         ...(options.overlap !== undefined ? { overlap: options.overlap } : {}),
         ...(options.onTile ? { progress: options.onTile } : {}),
@@ -192,20 +212,18 @@ async function runTiles(source: TileSource, upscaler: Upscaler, options: TiledOp
   }
 }
 
-const to8 = (v: number) => Math.min(255, Math.max(0, Math.round((v + 1) * 127.5)));
-
 /** Upscales `img` into the file `output`, atomically: PNG streamed band by band, JPEG and WebP through sharp. */
-async function writeUpscaled(output: string, format: OutputFormat, img: SourceImage, upscaler: Upscaler, options: TiledOptions): Promise<void> {
-  const source: TileSource = { data: img.data, width: img.width, height: img.height, channels: img.channels, divisor: img.depth === 16 ? 32767.5 : 127.5 };
+async function writeUpscaled(output: string, format: OutputFormat, img: SourceFile, upscaler: Upscaler, options: TiledOptions): Promise<void> {
+  const source = new RowWindow(img.width, img.height, img.channels, img.depth, (y0, count, into) => img.read(y0, count, into));
   if (format === 'png') {
     await writeStreamAtomic(output, async (write) => {
       let png: PngRowWriter | undefined;
-      await runTiles(source, upscaler, options, async (values, _y0, rows, out) => {
+      await runTiles(source, upscaler, options, img.depth, async (values, _y0, rows, out) => {
         if (!png) {
           png = new PngRowWriter(out.width, out.height, out.channels, img.depth, write);
           await png.start();
         }
-        await png.addRows(values, rows);
+        await png.addRows(values as Uint8Array | Uint16Array, rows);
       });
       await png!.finish();
     });
@@ -214,11 +232,11 @@ async function writeUpscaled(output: string, format: OutputFormat, img: SourceIm
   // JPEG holds no alpha: dropped, as sharp would.
   const keep = (format === 'jpeg' && (img.channels === 2 || img.channels === 4) ? img.channels - 1 : img.channels) as 1 | 2 | 3 | 4;
   let bytes: Uint8Array | undefined;
-  const out = await runTiles(source, upscaler, options, (values, y0, rows, o) => {
+  const out = await runTiles(source, upscaler, options, 8, (values, y0, rows, o) => {
     bytes ??= new Uint8Array(o.width * o.height * keep);
     const first = y0 * o.width;
     for (let i = 0; i < rows * o.width; i++) {
-      for (let c = 0; c < keep; c++) bytes[(first + i) * keep + c] = to8(values[i * o.channels + c]!);
+      for (let c = 0; c < keep; c++) bytes[(first + i) * keep + c] = values[i * o.channels + c]!;
     }
   });
   await writeFileAtomic(output, await encodeRaw(bytes!, out.width, out.height, keep, format));
@@ -240,13 +258,13 @@ export async function upscaleRgb(img: RgbImage, upscaler: Upscaler, options: Til
   }
   const channels = img.alpha ? 4 : 3;
   let rgb: Uint8Array | undefined, alpha: Uint8Array | undefined;
-  const out = await runTiles({ data, width: img.width, height: img.height, channels, divisor: 127.5 }, upscaler, options, (values, y0, rows, o) => {
+  const out = await runTiles(pixelSource(data, img.width, img.height, channels, 127.5), upscaler, options, 8, (values, y0, rows, o) => {
     rgb ??= new Uint8Array(o.width * o.height * 3);
     if (img.alpha) alpha ??= new Uint8Array(o.width * o.height);
     const first = y0 * o.width;
     for (let i = 0; i < rows * o.width; i++) {
-      for (let c = 0; c < 3; c++) rgb[3 * (first + i) + c] = to8(values[i * channels + c]!);
-      if (alpha) alpha[first + i] = to8(values[i * 4 + 3]!);
+      for (let c = 0; c < 3; c++) rgb[3 * (first + i) + c] = values[i * channels + c]!;
+      if (alpha) alpha[first + i] = values[i * 4 + 3]!;
     }
   });
   return { width: out.width, height: out.height, data: rgb!, ...(alpha ? { alpha } : {}) };

@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CancelledError, OtsrError, UsageError } from '../errors.js';
+import { type BandDepth, type BandSamples, Blend, blendBytes } from './band.js';
+import { axisLayout, tileStarts } from './tile-layout.js';
+
+export { axisWeights, tileStarts } from './tile-layout.js';
+export type { BandDepth, BandSamples } from './band.js';
 
 /**
  * An image as float values in [-1, 1]: `height` rows of `width` pixels of `channels` interleaved values (HWC).
@@ -43,44 +48,11 @@ export interface UpscaleOptions {
   signal?: AbortSignal;
 }
 
-/** Starts of `size`-long windows that cover `length` with neighbours sharing at least `overlap`, evenly spread. */
-export function tileStarts(length: number, size: number, overlap: number): number[] {
-  if (length <= size) return [0];
-  const count = Math.ceil((length - overlap) / (size - overlap));
-  return Array.from({ length: count }, (_, i) => Math.round((i * (length - size)) / (count - 1)));
-}
-
 /** How many tiles {@link upscale} cuts a `width` x `height` image into with these options. */
 export function tileCount(width: number, height: number, options: Pick<UpscaleOptions, 'tile' | 'overlap'> = {}): number {
   const tile = options.tile ?? 256;
   const overlap = options.overlap ?? Math.min(16, Math.floor(tile / 4));
   return tileStarts(width, Math.min(tile, width), overlap).length * tileStarts(height, Math.min(tile, height), overlap).length;
-}
-
-/**
- * Blend weight along one axis of a tile's output: 1 inside, falling to 0 towards an edge shared with another
- * tile (never towards the image border, where the tile sees exactly what the whole image would).
- * @param start tile start (LR), `size` tile side (LR), `length` image side (LR).
- */
-export function axisWeights(start: number, size: number, length: number, scale: number, overlap: number): Float32Array {
-  const margin = overlap / 4;
-  const ramp = overlap / 2;
-  const leftShared = start > 0;
-  const rightShared = start + size < length;
-  const n = size * scale;
-  const w = new Float32Array(n);
-  const side = (d: number) => {
-    if (d <= margin) return 0;
-    if (d >= margin + ramp) return 1;
-    return 0.5 - 0.5 * Math.cos((Math.PI * (d - margin)) / ramp);
-  };
-  for (let u = 0; u < n; u++) {
-    // Distance of the output pixel's centre to each edge, in LR pixels.
-    const dl = (u + 0.5) / scale;
-    const dr = size - dl;
-    w[u] = (leftShared ? side(dl) : 1) * (rightShared ? side(dr) : 1);
-  }
-  return w;
 }
 
 /**
@@ -157,30 +129,50 @@ export function checkTileOptions(options: Pick<TileOptions, 'tile' | 'overlap'>)
   return { tile, overlap };
 }
 
+
+/** Input rows the tiler reads: `data` holds rows from `first` on (row-major, interleaved), as far as asked. */
+export interface RowBlock {
+  data: Float32Array | Uint8Array | Uint16Array | Uint8ClampedArray;
+  first: number;
+}
+
 /**
- * Pixels the tiler reads, tile by tile, without a float copy of the whole image: value `c` of pixel `i` (row-major) is
- * `data[i * channels + c] / divisor - 1` ({@link FloatImage}: divisor 1 and the values as they are, through
- * {@link floatSource}; 8-bit data: 127.5; 16-bit: 32767.5). Channels as in FloatImage: 1 grey, 2 grey + alpha,
- * 3 RGB, 4 RGBA.
+ * Pixels the tiler reads, a band of rows at a time, without a float copy of the image: value `c` of pixel (x, y) is
+ * `data[((y - first) * width + x) * channels + c] / divisor - 1` of the block `rows` gives ({@link FloatImage}:
+ * divisor 1 and the values as they are; 8-bit data: 127.5; 16-bit: 32767.5). Channels as in FloatImage: 1 grey,
+ * 2 grey + alpha, 3 RGB, 4 RGBA. A whole image in memory is {@link pixelSource}; a file read as it goes, RowWindow.
  */
 export interface TileSource {
-  data: Float32Array | Uint8Array | Uint16Array | Uint8ClampedArray;
   width: number;
   height: number;
   channels: number;
   /** 1 marks float data in [-1, 1], read as is. */
   divisor: number;
+  /**
+   * Rows `y0 .. y1 - 1` (at least). The tiler asks in tile order, `y0` never decreasing, and reads the block before
+   * it asks again, so a source may then drop the rows above the new `y0`.
+   */
+  rows(y0: number, y1: number): RowBlock | Promise<RowBlock>;
 }
 
-function floatSource(src: FloatImage): TileSource {
-  return { ...src, divisor: 1 };
+function checkChannels(channels: number): void {
+  if (![1, 2, 3, 4].includes(channels)) throw new OtsrError(`upscale: images need 1 to 4 channels, got ${channels}`);
+}
+
+/** A {@link TileSource} over a whole image in memory. */
+export function pixelSource(data: RowBlock['data'], width: number, height: number, channels: number, divisor: number): TileSource {
+  checkChannels(channels);
+  if (data.length !== width * height * channels) throw new OtsrError(`upscale: image data has ${data.length} values, not ${width}x${height}x${channels}`);
+  const block = { data, first: 0 };
+  return { width, height, channels, divisor, rows: () => block };
 }
 
 /**
  * Receives the finished output rows `y0 .. y0 + rows - 1`, top to bottom, as the first `rows * width * channels`
- * float values of `values` (not clamped), a buffer that is reused once the returned promise settles: copy what is kept.
+ * values of `values` (float, not clamped, or 8- or 16-bit: {@link BandOptions.depth}), a buffer that is reused once
+ * the returned promise settles: copy what is kept.
  */
-export type RowSink = (values: Float32Array, y0: number, rows: number, output: BandsResult) => void | Promise<void>;
+export type RowSink = (values: BandSamples, y0: number, rows: number, output: BandsResult) => void | Promise<void>;
 
 /** The output of {@link upscaleBands}: its size is known once the first tile is back (the scale may come from it). */
 export interface BandsResult {
@@ -190,6 +182,18 @@ export interface BandsResult {
   scale: number;
 }
 
+/** {@link TileOptions} for {@link upscaleBands}: what the finished rows are, and how much memory they may take. */
+export interface BandOptions extends TileOptions {
+  /** Finished rows as float (default), or rounded to 8 or 16 bits (as `(v + 1) * 127.5`, or 32767.5, clamped). */
+  depth?: BandDepth;
+  /**
+   * Bytes the blend may hold (its float window and seam, and the finished rows of a row of tiles): where a row of
+   * `tile`-high tiles would need more (very wide outputs), the tiles are made shorter, down to 4 overlaps (or the
+   * tile). Default: no limit. Needs `scale`.
+   */
+  maxBandBytes?: number;
+}
+
 /**
  * {@link upscale} with the model behind a {@link TileRunner}. The output depends only on the runner's results for
  * each batch (the batches, the blend and its order of sums are fixed), so runners that compute alike (the same
@@ -197,7 +201,8 @@ export interface BandsResult {
  */
 export async function upscaleTiles(src: FloatImage, options: TileOptions, runner: TileRunner): Promise<FloatImage> {
   let out: Float32Array | undefined;
-  const { width, height, channels } = await upscaleBands(floatSource(src), options, runner, (values, y0, rows, info) => {
+  const source = pixelSource(src.data, src.width, src.height, src.channels, 1);
+  const { width, height, channels } = await upscaleBands(source, options, runner, (values, y0, rows, info) => {
     out ??= new Float32Array(info.width * info.height * info.channels);
     out.set(values.subarray(0, rows * info.width * info.channels), y0 * info.width * info.channels);
   });
@@ -205,29 +210,56 @@ export async function upscaleTiles(src: FloatImage, options: TileOptions, runner
 }
 
 /**
- * The tiler itself: {@link upscaleTiles} with the output handed to `sink` in bands of rows as soon as they are final,
- * so that memory is bounded by one row of tiles (`tile * scale` output rows of the image's output width), not by
- * the output. Tiles are run row of tiles by row of tiles; the rows a tile row finishes (those above the next one)
- * are normalised and sent, the overlap is kept for the next.
+ * The tiles {@link upscaleBands} cuts a `width` x `height` image into, upscaled `scale` times, and the bytes its blend
+ * then holds (window, seam, finished rows). With {@link BandOptions.maxBandBytes}, the tiles are the tallest (from
+ * `tile` down) whose blend fits in it, but not under 4 overlaps (taller tiles waste less on overlaps).
+ */
+export function tilePlan(width: number, height: number, channels: number, scale: number, options: BandOptions): { tileWidth: number; tileHeight: number; bandBytes: number } {
+  const { tile, overlap } = checkTileOptions(options);
+  const depth = options.depth ?? 'float';
+  const tw = Math.min(tile, width);
+  const bytes = (th: number) => blendBytes(axisLayout(height, th, scale, overlap), width * scale, tw * scale, channels, depth);
+  let th = Math.min(tile, height);
+  if (options.maxBandBytes !== undefined && bytes(th) > options.maxBandBytes) {
+    // Bisection: the bytes grow with the height (all but the rounding of the tile starts).
+    let lo = Math.min(th, Math.max(4 * overlap, overlap + 1)), hi = th - 1;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (bytes(mid) <= options.maxBandBytes) lo = mid;
+      else hi = mid - 1;
+    }
+    th = lo;
+  }
+  return { tileWidth: tw, tileHeight: th, bandBytes: bytes(th) };
+}
+
+/**
+ * The tiler itself: {@link upscaleTiles} with the input read a band of rows at a time and the output handed to `sink`
+ * in bands of rows as soon as they are final, so that memory is bounded by a row of tiles (see band.ts for what is
+ * kept, and {@link BandOptions.maxBandBytes} to bound that too), not by the image.
  */
 export async function upscaleBands(
   src: TileSource,
-  options: TileOptions,
+  options: BandOptions,
   runner: TileRunner,
   sink: RowSink,
 ): Promise<BandsResult> {
-  const { width: W, height: H, channels: C, data, divisor } = src;
-  if (![1, 2, 3, 4].includes(C)) throw new OtsrError(`upscale: images need 1 to 4 channels, got ${C}`);
-  if (!(W >= 1 && H >= 1) || data.length !== W * H * C) {
-    throw new OtsrError(`upscale: image data has ${data.length} values, not ${W}x${H}x${C}`);
-  }
+  const { width: W, height: H, channels: C, divisor } = src;
+  checkChannels(C);
+  if (!(Number.isInteger(W) && Number.isInteger(H) && W >= 1 && H >= 1)) throw new OtsrError(`upscale: bad image size ${W}x${H}`);
   const { tile, overlap } = checkTileOptions(options);
   const batchSize = checkInt(options.batchSize ?? 1, 'batchSize', 1);
   const concurrency = checkInt(runner.concurrency, 'concurrency', 1);
   let scale = options.scale === undefined ? undefined : checkInt(options.scale, 'scale', 1);
   const { progress, signal } = options;
+  const depth = options.depth ?? 'float';
 
-  const tw = Math.min(tile, W), th = Math.min(tile, H);
+  const tw = Math.min(tile, W);
+  let th = Math.min(tile, H);
+  if (options.maxBandBytes !== undefined) {
+    if (scale === undefined) throw new OtsrError('upscale: maxBandBytes needs the scale');
+    th = tilePlan(W, H, C, scale, options).tileHeight;
+  }
   const xs = tileStarts(W, tw, overlap), ys = tileStarts(H, th, overlap);
   const tiles = ys.flatMap((y) => xs.map((x) => ({ x, y })));
   const grey = C <= 2;
@@ -235,24 +267,22 @@ export async function upscaleBands(
   // Float data is read as is (v / 1 - 0); integer data mapped to [-1, 1] as toFloat does (v / 127.5 - 1).
   const shift = divisor === 1 ? 0 : 1;
 
-  /** The band: output rows `top .. top + TH - 1`, accumulating weighted sums, allocated with the first result. */
-  let acc: Float32Array | undefined;
-  let top = 0;
+  /** Made with the first result (the scale may come from it). */
+  let blend: Blend | undefined;
   let info: BandsResult | undefined;
-  let wx = new Map<number, Float32Array>(), wy = new Map<number, Float32Array>();
-  let sx = new Float64Array(0), sy = new Float64Array(0);
 
   /** Cuts batch `start`'s tiles out of the image and hands them to the runner. */
-  const launch = (start: number) => {
+  const launch = async (start: number) => {
     const batch = tiles.slice(start, start + batchSize);
     const b = batch.length;
+    const { data, first } = await src.rows(batch[0]!.y, batch[b - 1]!.y + th);
     // Gather the batch's pixels: colour as RGB, alpha apart.
     const rgb = new Float32Array(b * th * tw * 3);
     const alpha = hasAlpha ? new Float32Array(b * th * tw) : undefined;
     batch.forEach(({ x, y }, k) => {
       for (let r = 0; r < th; r++) {
         for (let c = 0; c < tw; c++) {
-          const s = ((y + r) * W + x + c) * C;
+          const s = ((y + r - first) * W + x + c) * C;
           const t = (k * th + r) * tw + c;
           if (grey) rgb[3 * t] = rgb[3 * t + 1] = rgb[3 * t + 2] = data[s]! / divisor - shift;
           else {
@@ -270,35 +300,13 @@ export async function upscaleBands(
     return { start, batch, alpha, result };
   };
 
-  /**
-   * Output rows above `until` are final: normalise them and send them, then move the band down. The tiles form a full
-   * grid, so the weight sum at (X, Y) is (sum of x weights at X) * (sum of y weights at Y): no weight buffer.
-   */
-  const flush = async (until: number) => {
-    const band = acc!, { width: OW } = info!;
-    const rows = until - top;
-    if (rows <= 0) return;
-    for (let v = 0; v < rows; v++) {
-      const Y = top + v;
-      for (let X = 0; X < OW; X++) {
-        const p = (v * OW + X) * C;
-        const inv = 1 / (sx[X]! * sy[Y]!);
-        for (let c = 0; c < C; c++) band[p + c] = band[p + c]! * inv;
-      }
-    }
-    await sink(band, top, rows, info!);
-    band.copyWithin(0, rows * OW * C);
-    band.fill(0, band.length - rows * OW * C);
-    top = until;
-  };
-
-  const queue: ReturnType<typeof launch>[] = [];
+  const queue: Awaited<ReturnType<typeof launch>>[] = [];
   let next = 0;
   try {
     while (next < tiles.length || queue.length > 0) {
       while (next < tiles.length && queue.length < concurrency) {
         if (signal?.aborted) throw new CancelledError();
-        queue.push(launch(next));
+        queue.push(await launch(next));
         next += batchSize;
       }
       const { start, batch, alpha, result } = queue.shift()!;
@@ -322,42 +330,13 @@ export async function upscaleBands(
         }
       }
       scale = s;
-      const OW = W * s, TW = tw * s, TH = th * s;
       if (!info) {
-        info = { width: OW, height: H * s, channels: C, scale: s };
-        acc = new Float32Array(OW * TH * C);
-        wx = new Map(xs.map((x) => [x, axisWeights(x, tw, W, s, overlap)]));
-        wy = new Map(ys.map((y) => [y, axisWeights(y, th, H, s, overlap)]));
-        const total = (starts: number[], weights: Map<number, Float32Array>, n: number) => {
-          const sum = new Float64Array(n);
-          for (const start of starts) weights.get(start)!.forEach((w, u) => (sum[start * s + u] = sum[start * s + u]! + w));
-          return sum;
-        };
-        sx = total(xs, wx, OW);
-        sy = total(ys, wy, H * s);
+        info = { width: W * s, height: H * s, channels: C, scale: s };
+        blend = new Blend(axisLayout(H, th, s, overlap), axisLayout(W, tw, s, overlap), s, tw * s, C, depth);
       }
-      for (const [k, { x, y: y0 }] of batch.entries()) {
-        // A new row of tiles: the rows above it are final.
-        if (y0 * s > top) await flush(y0 * s);
-        const band = acc!;
-        const fx = wx.get(x)!, fy = wy.get(y0)!;
-        for (let v = 0; v < TH; v++) {
-          const wv = fy[v]!;
-          if (wv === 0) continue;
-          for (let u = 0; u < TW; u++) {
-            const w = wv * fx[u]!;
-            if (w === 0) continue;
-            const p = (y0 * s + v - top) * OW + x * s + u;
-            const q = (k * TH + v) * TW + u;
-            if (grey) band[p * C] = band[p * C]! + (w * (values[3 * q]! + values[3 * q + 1]! + values[3 * q + 2]!)) / 3;
-            else {
-              band[p * C] = band[p * C]! + w * values[3 * q]!;
-              band[p * C + 1] = band[p * C + 1]! + w * values[3 * q + 1]!;
-              band[p * C + 2] = band[p * C + 2]! + w * values[3 * q + 2]!;
-            }
-            if (alphaValues) band[p * C + C - 1] = band[p * C + C - 1]! + w * alphaValues[q]!;
-          }
-        }
+      for (let k = 0; k < b; k++) {
+        const done = blend!.add(values, k * th * s * tw * s, alphaValues);
+        if (done) await sink(done.data, done.y0, done.rows, info);
       }
       await progress?.(start + b, tiles.length);
     }
@@ -365,6 +344,5 @@ export async function upscaleBands(
     // Batches still in flight (after an error or a cancel) are left to finish; their results are dropped.
     queue.length = 0;
   }
-  await flush(info!.height);
   return info!;
 }

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { upsampleBicubic } from '../../src/image/resize-tensor.js';
 import { Edsr } from '../../src/nn/edsr.js';
-import { modelRunner, upscaleBands } from '../../src/upscale/tiles.js';
+import { modelRunner, pixelSource, upscaleBands } from '../../src/upscale/tiles.js';
 import { memoryAfterGc } from '../helpers/memory.js';
 
 /** The wasm backend's heap size in bytes (it grows, never shrinks: a leak per tile would show as growth). */
@@ -30,7 +30,7 @@ test('upscaleBands: memory bounded by a row of tiles and flat over the tiles of 
   let rows = 0;
   let largest = 0;
   const out = await upscaleBands(
-    { data, width: W, height: H, channels: C, divisor: 127.5 },
+    pixelSource(data, W, H, C, 127.5),
     {
       tile,
       overlap,

@@ -13,7 +13,7 @@ import { engineOption, modelOption, onnxRangeOption, overlapOption, scaleOption,
 
 export function upscaleCommand(): Command {
   return new Command('upscale')
-    .description('Super-resolve images of any size with a trained model (tiled, seamless; PNG outputs streamed, so memory is the input plus a row of tiles)')
+    .description('Super-resolve images of any size with a trained model (tiled, seamless; inputs read and PNG outputs written a band of rows at a time, so memory is bounded by the tile whatever the image; JPEG/WebP outputs are held whole in 8 bits for their encoder)')
     .argument('<inputs...>', 'image files or folders')
     .requiredOption('-o, --out <path>', 'output file (one input) or folder (PNG files, same names)')
     .addOption(modelOption())

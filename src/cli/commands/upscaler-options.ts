@@ -22,7 +22,7 @@ export function scaleOption(): Option {
 
 /** `--tile <px>` (default 256): tile side of the tiled inference. */
 export function tileOption(): Option {
-  return new Option('--tile <px>', 'tile side in input (LR) pixels (bounds memory)').argParser(intOption('--tile', 16)).default(256);
+  return new Option('--tile <px>', 'largest tile side in input (LR) pixels (bounds memory; tiles are shorter for outputs so wide that a row of them would hold more than 4 tiles of output or 40 MB)').argParser(intOption('--tile', 16)).default(256);
 }
 
 /** `--overlap <px>` (default 16): how far neighbouring tiles overlap. */

@@ -32,19 +32,24 @@ test('otsr bench upscale --quick prints a summary and writes the JSON result und
   }
 });
 
-test('otsr bench upscale --memory measures peak RSS per size and tile, each in a fresh process, and writes the table', () => {
+test('otsr bench upscale --memory measures peak RSS per size and tile, each in fresh processes (the median of --repeats), and writes the table', () => {
   const out = mkdtempSync(join(tmpdir(), 'otsr-bench-memory-'));
   try {
-    const r = runCli(['bench', 'upscale', '--memory', '--sizes', '0.02,0.08', '--tiles', '32,64', '--out', out]);
+    const r = runCli(['bench', 'upscale', '--memory', '--sizes', '0.02,0.08', '--tiles', '32,64', '--repeats', '2', '--out', out]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /\| 0\.02 MP \(163x122\) \| \d+ MB \([\d.]+ s\) \| \d+ MB \([\d.]+ s\) \|/);
+    const cell = (tile: number) => `\\d+ MB of \\d+, \\d+ \\([\\d.]+ s; tiles ${tile}x${tile}, band \\d+ MB\\)`;
+    assert.match(r.stdout, new RegExp(`\\| 0\\.02 MP \\(163x122\\) \\| ${cell(32)} \\| ${cell(64)} \\|`));
     assert.match(r.stdout, /\| largest \/ smallest \| [\d.]+x \| [\d.]+x \|/);
     const files = readdirSync(out);
     assert.match(files[0]!, /^upscale-memory-.*\.json$/);
     const result = JSON.parse(readFileSync(join(out, files[0]!), 'utf8'));
     assert.equal(result.rows.length, 4);
     // Each run is a process of its own: node, the wasm backend and sharp alone are tens of MB.
-    for (const row of result.rows) assert.ok(row.peakRssMB > 30 && row.peakRssMB < 2000, JSON.stringify(row));
+    for (const row of result.rows) {
+      assert.ok(row.peakRssMB > 30 && row.peakRssMB < 2000, JSON.stringify(row));
+      assert.equal(row.peaksMB.length, 2);
+      assert.ok(row.peaksMB.includes(row.peakRssMB));
+    }
     assert.deepEqual(Object.keys(result.spread), ['32', '64']);
   } finally {
     rmSync(out, { recursive: true, force: true });

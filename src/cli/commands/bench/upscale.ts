@@ -32,7 +32,7 @@ export function benchUpscaleCommand(): Command {
     )
     .option('--json', 'print only the JSON result on stdout')
     .option('--workers <n>', 'N, the worker count compared with 1 (default: cores, at most 8)', intOption('--workers', 1, 64), defaultWorkers())
-    .option('--repeats <n>', 'timed runs per worker count (median)', intOption('--repeats', 1, 100), 1)
+    .option('--repeats <n>', 'timed runs per worker count (median); with --memory, runs per size and tile (the median peak)', intOption('--repeats', 1, 100), 1)
     .option('--tile <px>', 'tile side in input pixels', intOption('--tile', 16), 256)
     .option('--overlap <px>', 'input pixels shared by neighbouring tiles', intOption('--overlap', 0), 16)
     .option('--image <file>', 'another photo (resized to 1024x768)')
@@ -45,7 +45,7 @@ export function benchUpscaleCommand(): Command {
     .addOption(new Option('--memory-model <name>', '--memory: the model').choices(['bicubic', 'edsr']).default('bicubic'))
     .action(async (opts: BenchUpscaleOptions, cmd: Command) => {
       if (opts.memory) {
-        const result = await benchUpscaleMemory({ sizes: opts.sizes, tiles: opts.tiles, model: opts.memoryModel, onProgress: (l) => process.stderr.write(`${l}\n`) });
+        const result = await benchUpscaleMemory({ sizes: opts.sizes, tiles: opts.tiles, repeats: opts.repeats, model: opts.memoryModel, onProgress: (l) => process.stderr.write(`${l}\n`) });
         emitBenchResult('upscale-memory', result, opts, formatUpscaleMemory);
         return;
       }
