@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { KernelCalls } from './kernel-calls.js';
+import { conv2dWinograd, winogradApplies } from './conv-winograd.js';
 import { type GemmActivation, TILE_COLS, packPanels } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -73,4 +74,32 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
     alpha: epilogue.leakyreluAlpha,
   });
   return calls.firstColumns(wide, outC, [batch, outH, outW, outC]);
+}
+
+/** How a forward conv runs: the direct GEMM conv above, or Winograd F(2x2, 3x3) / F(4x4, 3x3). */
+export type ConvMethod = 'direct' | 'winograd2' | 'winograd4';
+
+/**
+ * The method for a conv, by a rule measured on this project's CPU (bench/RESULTS.md, "Winograd"): Winograd
+ * where it applies (3x3, stride 1, undilated, channels in fours) and the layer is wide enough for the
+ * transforms and the 16 or 36 GEMM calls per block to pay: at least 16 channels in and out, and 32 x 32
+ * channels or 0.1 GFLOP (16 -> 16 channels tie with direct at 24² and win 1.4x at 96²). F(4x4) unless the
+ * output is so small that F(2x2) does fewer multiplies (its tiles overhang the output less).
+ */
+export function convMethodFor(info: Conv2DInfo): ConvMethod {
+  if (!winogradApplies(info)) return 'direct';
+  const { inChannels: inC, outChannels: outC, outHeight: outH, outWidth: outW, batchSize: batch } = info;
+  const gflop = (2 * batch * outH * outW * 9 * inC * outC) / 1e9;
+  if (Math.min(inC, outC) < 16 || (inC * outC < 1024 && gflop < 0.1)) return 'direct';
+  const multiplies = (m: number) => Math.ceil(outH / m) * Math.ceil(outW / m) * (m + 2) ** 2;
+  return multiplies(2) < multiplies(4) ? 'winograd2' : 'winograd4';
+}
+
+/**
+ * A forward conv by `method` (default: {@link convMethodFor}); a Winograd method where Winograd does not apply
+ * falls back to direct.
+ */
+export function conv2dForward(calls: KernelCalls, x: TensorInfo, filter: TensorInfo, info: Conv2DInfo, epilogue: ConvEpilogue = {}, method: ConvMethod = convMethodFor(info)): TensorInfo {
+  if (method === 'direct' || !winogradApplies(info)) return conv2dGemm(calls, x, filter, info, epilogue);
+  return conv2dWinograd(calls, x, filter, info, method === 'winograd2' ? 2 : 4, epilogue);
 }

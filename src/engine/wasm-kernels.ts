@@ -3,7 +3,7 @@ import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { type FilterGradStrategy, conv2dBackpropFilter } from './conv-backprop-filter.js';
 import { conv2dBackpropInput } from './conv-backprop-input.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-backprop.js';
-import { type ConvEpilogue, conv2dGemm } from './conv-forward.js';
+import { type ConvEpilogue, type ConvMethod, conv2dForward, convMethodFor } from './conv-forward.js';
 import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
 
 const BACKEND = 'wasm';
@@ -46,6 +46,19 @@ export function setFilterGradStrategy(strategy: FilterGradStrategy): void {
   filterGradStrategy = strategy;
 }
 
+let forcedConvMethod: ConvMethod | 'auto' = 'auto';
+
+/**
+ * Forces the forward-conv method of every conv that follows, the input gradient's included (benchmarks and
+ * tests compare them; Winograd methods fall back to direct where they do not apply); `auto` picks per layer
+ * ({@link convMethodFor}). Returns the previous setting. One Conv2D call can also pass `convMethod` as an attr.
+ */
+export function setConvMethod(method: ConvMethod | 'auto'): ConvMethod | 'auto' {
+  const previous = forcedConvMethod;
+  forcedConvMethod = method;
+  return previous;
+}
+
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 /** Runs the stock kernel `name` (one otsr replaced, and still has) on the arguments otsr's was given. */
@@ -56,6 +69,8 @@ function runStock(name: string, args: KernelArgs): tf.TensorInfo {
 interface ConvAttrs extends ConvBackpropAttrs {
   activation?: string;
   leakyreluAlpha?: number;
+  /** otsr's extension: this call's method (tests); else the forced or the per-layer one. */
+  convMethod?: ConvMethod;
 }
 
 /** Activations applied as the GEMM stores its tiles; the others run as their own kernel after it. */
@@ -82,11 +97,13 @@ function forwardConv(name: 'Conv2D' | 'FusedConv2D') {
     try {
       const biasInGemm = bias !== undefined && bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === info.outChannels;
       const activationInGemm = GEMM_ACTIVATIONS.has(activation);
-      let out = conv2dGemm(calls, x, filter, info, {
+      const method = attrs.convMethod ?? (forcedConvMethod === 'auto' ? convMethodFor(info) : forcedConvMethod);
+      const epilogue: ConvEpilogue = {
         bias: biasInGemm ? bias : undefined,
         activation: activationInGemm ? (activation as ConvEpilogue['activation']) : 'linear',
         leakyreluAlpha: attrs.leakyreluAlpha,
-      });
+      };
+      let out = conv2dForward(calls, x, filter, info, epilogue, method);
       if (bias !== undefined && !biasInGemm) out = calls.run('Add', { a: out, b: bias });
       if (!activationInGemm) {
         const kernel = ACTIVATION_KERNELS[activation];

@@ -51,6 +51,7 @@ const Simd = {
   f32x4Lt: 0x43,
   bitselect: 0x52,
   f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
   f32x4Max: 0xe9,
   f32x4RelaxedMadd: 0x105,
@@ -127,6 +128,10 @@ export class WasmFunction {
   i32Load(offset = 0): this {
     return this.emit(0x28, 2, ...uleb128(offset));
   }
+  /** `i32.store`: (address, value), with a constant byte offset. */
+  i32Store(offset = 0): this {
+    return this.emit(0x36, 2, ...uleb128(offset));
+  }
   i32Add(): this {
     return this.emit(0x6a);
   }
@@ -183,6 +188,10 @@ export class WasmFunction {
   }
   f32x4Add(): this {
     return this.simd(Simd.f32x4Add);
+  }
+  /** `f32x4.sub`: (a, b) -> a - b. */
+  f32x4Sub(): this {
+    return this.simd(Simd.f32x4Sub);
   }
   f32x4Mul(): this {
     return this.simd(Simd.f32x4Mul);

@@ -1,6 +1,22 @@
 import { V128, WasmFunction, encodeModule } from './encoder.js';
-import { type GemmCall, TILE_COLS, gemmArguments, gemmFunction, packFunction } from './gemm.js';
+import { type GemmActivation, type GemmCall, TILE_COLS, gemmArguments, gemmFunction, packFunction } from './gemm.js';
 import { channelsFirstFunction, columnSumsFunction } from './layout.js';
+import { addressTableFunction } from './tables.js';
+import { type WinogradTile, winogradFilterFunction, winogradInputFunction, winogradOutputFunction } from './winograd.js';
+
+const WINOGRAD_TILES: WinogradTile[] = [2, 4];
+const ACTIVATIONS: GemmActivation[] = ['linear', 'relu', 'leakyrelu'];
+
+/** The Winograd transforms of each tile size (and output transforms per activation), by export name. */
+function winogradFunctions(): Record<string, WasmFunction> {
+  const out: Record<string, WasmFunction> = {};
+  for (const tile of WINOGRAD_TILES) {
+    out[`winogradInput${tile}`] = winogradInputFunction(tile);
+    out[`winogradFilter${tile}`] = winogradFilterFunction(tile);
+    for (const a of ACTIVATIONS) out[`winogradOutput${tile}_${a}`] = winogradOutputFunction(tile, a);
+  }
+  return out;
+}
 
 /** How the kernels are built: for a shared heap or not (tfjs's multi-threaded build), with FMA or not. */
 export interface SimdVariant {
@@ -16,6 +32,8 @@ export function simdModuleBytes(variant: SimdVariant = { shared: false, fma: fal
       pack: packFunction(),
       channelsFirst: channelsFirstFunction(),
       columnSums: columnSumsFunction(),
+      addressTable: addressTableFunction(),
+      ...winogradFunctions(),
     },
     { importMemory: { shared: variant.shared } },
   );
@@ -52,6 +70,24 @@ export async function enableRelaxedSimdInNode(): Promise<void> {
 
 type Export = (...args: number[]) => void;
 
+/**
+ * The geometry of an address table: pixel (gh·step[0] - origin[0] + kh·dilation[0], likewise for columns)
+ * of an image of `size` pixels of `pixelBytes` at `base`, for each image, grid point and tap; `fallback`
+ * outside the image.
+ */
+export interface AddressTable {
+  batch: number;
+  grid: [number, number];
+  step: [number, number];
+  taps: [number, number];
+  dilation: [number, number];
+  origin: [number, number];
+  size: [number, number];
+  base: number;
+  pixelBytes: number;
+  fallback: number;
+}
+
 /** Bytes of packed B one kernel call streams per tile of rows: half of a typical 512 KiB L2. */
 const B_BYTES_PER_CALL = 256 * 1024;
 
@@ -64,7 +100,7 @@ export class SimdKernels {
   private static readonly modules = new Map<string, WebAssembly.Module>();
 
   private constructor(
-    private readonly exports: Record<'gemm' | 'pack' | 'channelsFirst' | 'columnSums', Export>,
+    private readonly exports: Record<string, Export>,
     /** Whether the GEMM multiply-adds with FMA (relaxed SIMD). */
     readonly fma: boolean,
   ) {}
@@ -126,6 +162,47 @@ export class SimdKernels {
   channelsFirst(src: number, pixels: number, channels: number, dst: number, dstStride: number): void {
     if (pixels % 4 !== 0 || channels % 4 !== 0) throw new Error(`channelsFirst: ${pixels} pixels x ${channels} channels are not multiples of 4`);
     if (pixels > 0 && channels > 0) this.exports.channelsFirst(src, pixels / 4, channels, dst, dstStride * 4);
+  }
+
+  /** Fills an address table (wasm/tables.ts) at `table`: batch x grid x taps i32 entries. */
+  addressTable(table: number, t: AddressTable): void {
+    this.exports.addressTable!(
+      table, t.batch, t.grid[0], t.grid[1], t.step[0], t.step[1], t.taps[0], t.taps[1], t.dilation[0], t.dilation[1],
+      t.origin[0], t.origin[1], t.size[0], t.size[1], t.base, t.pixelBytes, t.fallback,
+    );
+  }
+
+  /**
+   * Winograd input transform (wasm/winograd.ts): `tiles` tiles of `channels` (a multiple of 4) channels, each
+   * tile's n² pixel addresses in the i32 table at `table`; position ξ of tile t to dst + ξ·xiStride + t·rowBytes.
+   */
+  winogradInput(tile: WinogradTile, table: number, tiles: number, channels: number, dst: number, xiStride: number, rowBytes: number): void {
+    if (channels % 4 !== 0 || channels <= 0) throw new Error(`winogradInput: ${channels} channels is not a positive multiple of 4`);
+    if (tiles > 0) this.exports[`winogradInput${tile}`]!(table, tiles, channels / 4, dst, xiStride, rowBytes);
+  }
+
+  /**
+   * Winograd output transform: M (position ξ of tile t at src + ξ·xiStride + t·rowBytes) to each tile's m²
+   * output pixels (addresses in the table), with the bias (`channels` floats at `bias`) and the activation.
+   */
+  winogradOutput(
+    tile: WinogradTile,
+    activation: GemmActivation,
+    call: { table: number; tiles: number; channels: number; src: number; xiStride: number; rowBytes: number; bias: number; alpha?: number },
+  ): void {
+    if (call.channels % 4 !== 0 || call.channels <= 0) throw new Error(`winogradOutput: ${call.channels} channels is not a positive multiple of 4`);
+    if (call.tiles > 0) {
+      this.exports[`winogradOutput${tile}_${activation}`]!(call.table, call.tiles, call.channels / 4, call.src, call.xiStride, call.rowBytes, call.bias, call.alpha ?? 0);
+    }
+  }
+
+  /**
+   * Winograd filter transform of a [3, 3, inC, outC] filter at `src` (outC a multiple of 4) into the packed B
+   * [panels][inC][8] of each position ξ at dst + ξ·xiStride; columns of a last half panel are left as they are.
+   */
+  winogradFilter(tile: WinogradTile, src: number, inC: number, outC: number, dst: number, xiStride: number): void {
+    if (outC % 4 !== 0 || outC <= 0 || inC <= 0) throw new Error(`winogradFilter: ${inC} -> ${outC} channels (outC must be a multiple of 4)`);
+    this.exports[`winogradFilter${tile}`]!(src, inC, outC / 4, inC * outC * 4, outC * 4, dst, xiStride, inC * 16);
   }
 
   /** dst[c] = Σ_r src[r][c] (float32) over `rows` rows of `cols` (a multiple of 4) floats. */
