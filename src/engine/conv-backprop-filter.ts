@@ -2,6 +2,9 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { filterGradGeometry } from './conv-geometry.js';
 import type { KernelCalls } from './kernel-calls.js';
+import { conv2dBackpropFilterWinograd } from './conv-backprop-filter-winograd.js';
+import { convMethodFor } from './conv-forward.js';
+import { winogradApplies } from './conv-winograd.js';
 import { TILE_COLS, packPanels } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -18,12 +21,14 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
  *   of x, where row (kh,kw,co) of D is a shifted run of dy; no transpose of the large x, no zero columns.
  * - `conv`: one conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's first
  *   method): each tap contracts only B channels. Kept for benchmarks.
+ * - `winograd2` / `winograd4` (chosen for wide 3x3 stride-1 layers, by the forward conv's rule): Winograd
+ *   F(2x2, 3x3) / F(4x4, 3x3), see conv-backprop-filter-winograd.ts.
  *
  * (Also measured and dropped: row convs sliding along H with x or dy shifted for each kw, fewer copies but
  * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; reading dy in
  * place instead of packing it, see wasm/gemm.ts.)
  */
-export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
+export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv' | 'winograd2' | 'winograd4';
 
 /**
  * Longest contraction (batch · output pixels) of one GEMM. The GEMM streams the whole contraction for
@@ -58,6 +63,10 @@ export function conv2dBackpropFilter(
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
   // shiftedDy is written for stride 1 (a strided dy would pair most pixels of x with zeros).
   const method = strategy === 'auto' ? chooseMethod(info) : strategy === 'shiftedDy' && strided ? 'patches' : strategy;
+  if (method === 'winograd2' || method === 'winograd4') {
+    if (winogradApplies(info)) return calls.keep(conv2dBackpropFilterWinograd(calls, x, dy, info, method === 'winograd2' ? 2 : 4));
+    return conv2dBackpropFilter(calls, x, dy, filterShape, attrs, 'auto');
+  }
   if (method === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
   if (method === 'shiftedDy') return calls.keep(shiftedDyGradient(calls, x, dy, info));
   const xt = paddedChannelsFirst(calls, x, info, gh, gw);
@@ -117,11 +126,13 @@ function gemmInto(
 }
 
 /**
- * The method `auto` picks: `shiftedDy` for stride-1 layers whose Cout does not fill a GEMM panel (an RGB
+ * The method `auto` picks: Winograd where the forward conv would use it (convMethodFor), else `shiftedDy` for stride-1 layers whose Cout does not fill a GEMM panel (an RGB
  * output: its GEMM is (fh·fw·Cout) x Cin instead of (fh·fw·Cin) x 8 with 8 - Cout zero columns, and it needs
  * no channel-first copy of the large x), else `patches`.
  */
-export function chooseMethod(info: Pick<Conv2DInfo, 'strideHeight' | 'strideWidth' | 'inChannels' | 'outChannels'>): 'patches' | 'shiftedDy' {
+export function chooseMethod(info: Conv2DInfo): 'patches' | 'shiftedDy' | 'winograd2' | 'winograd4' {
+  const winograd = convMethodFor(info);
+  if (winograd !== 'direct') return winograd;
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
   return !strided && info.outChannels < TILE_COLS ? 'shiftedDy' : 'patches';
 }

@@ -8,12 +8,13 @@ type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
 /**
- * Bytes of transformed input and GEMM output (V and M) per block of tiles: the three steps of a block run
- * back to back on data that stays in the cache, and the scratch stays small on large images.
+ * Bytes of transformed data (V and M) per block of tiles: bounds the scratch on large images. Measured on
+ * the EDSR layers from 128 KiB to 8 MiB: below 1 MiB the 16 or 36 GEMM calls per block cost more than the
+ * cache saves; from 1 to 8 MiB the same within the noise.
  */
-const BLOCK_BYTES = 2 << 20;
+export const WINOGRAD_BLOCK_BYTES = 2 << 20;
 /** Padding after each transform position's row of V and M (one cache line). */
-const PAD_BYTES = 64;
+export const WINOGRAD_PAD_BYTES = 64;
 
 /** Whether a conv can run as Winograd F(m x m, 3 x 3): 3x3, stride 1, no dilation, channels in fours. */
 export function winogradApplies(info: Conv2DInfo): boolean {
@@ -58,9 +59,9 @@ export function conv2dWinograd(
   // V and M are [tile][ξ][channels] with ξ's rows padded by a cache line: a tile's transforms then read or
   // write one contiguous run, where [ξ][tile] put the n² vectors of a tile a power-of-two stride apart, in
   // one set of the L1 cache (measured: the output transform ran at a third of the speed).
-  const vRow = inC * 4 + PAD_BYTES;
-  const mRow = cols * 4 + PAD_BYTES;
-  const block = Math.min(tiles, Math.max(4, Math.floor(BLOCK_BYTES / (positions * (vRow + mRow)))));
+  const vRow = inC * 4 + WINOGRAD_PAD_BYTES;
+  const mRow = cols * 4 + WINOGRAD_PAD_BYTES;
+  const block = Math.min(tiles, Math.max(4, Math.floor(WINOGRAD_BLOCK_BYTES / (positions * (vRow + mRow)))));
 
   const out = calls.empty([batch, outH, outW, outC]);
   const zeros = calls.zeros([inC]);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { type ConvMethod, convMethodFor } from '../../src/engine/conv-forward.js';
-import { setConvMethod } from '../../src/engine/wasm-kernels.js';
+import { setConvMethod, setFilterGradStrategy } from '../../src/engine/wasm-kernels.js';
 import { Edsr } from '../../src/nn/edsr.js';
 import { Rng } from '../../src/util/rng.js';
 import { type HostTensor, relError, runOn } from './conv-reference.js';
@@ -17,7 +17,7 @@ import { type HostTensor, relError, runOn } from './conv-reference.js';
  * 1.1e-6, F(4x4) 5.1e-6; the tolerances leave 20-40x margin over them.
  */
 const TOLERANCE: Record<ConvMethod, number> = { direct: 1e-4, winograd2: 2e-5, winograd4: 2e-4 };
-const WINOGRAD: ConvMethod[] = ['winograd2', 'winograd4'];
+const WINOGRAD = ['winograd2', 'winograd4'] as const;
 
 await initBackend('cpu');
 await initBackend('wasm');
@@ -95,6 +95,67 @@ test('the input gradient (a stride-1 conv of dy with the rotated filter) on Wino
   }
 });
 
+test('the filter gradient on Winograd F(2x2) and F(4x4) matches cpu over (half of) the grid', () => {
+  let i = 0;
+  for (const c of grid()) {
+    if (i++ % 2 !== 0) continue; // cpu's filter gradient is the slow part
+    const info = tf.backend_util.computeConv2DInfo([c.batch, ...c.size, c.channels[0]], [3, 3, ...c.channels], 1, 1, c.pad);
+    const x = host([c.batch, ...c.size, c.channels[0]]);
+    const dy = host([c.batch, info.outHeight, info.outWidth, c.channels[1]]);
+    const attrs = { strides: 1, pad: c.pad, dataFormat: 'NHWC', filterShape: [3, 3, ...c.channels] };
+    const ref = runOn('cpu', 'Conv2DBackpropFilter', { x, dy }, attrs);
+    for (const method of WINOGRAD) {
+      setFilterGradStrategy(method);
+      try {
+        const e = relError(runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, attrs), ref);
+        assert.ok(e < TOLERANCE[method], `${method} dw ${JSON.stringify(c)}: error ${e}`);
+      } finally {
+        setFilterGradStrategy('auto');
+      }
+    }
+  }
+});
+
+/** The filter gradient of a 3x3 'same' conv of one image, in float64 JS loops. */
+function sameFilterGrad(x: HostTensor, dy: HostTensor): HostTensor {
+  const [, h, w, inC] = x.shape as [number, number, number, number];
+  const outC = dy.shape[3]!;
+  const acc = new Float64Array(9 * inC * outC);
+  for (let oh = 0; oh < h; oh++)
+    for (let ow = 0; ow < w; ow++)
+      for (let kh = 0; kh < 3; kh++)
+        for (let kw = 0; kw < 3; kw++) {
+          const [ih, iw] = [oh + kh - 1, ow + kw - 1];
+          if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+          const xs = (ih * w + iw) * inC;
+          const ds = (oh * w + ow) * outC;
+          for (let ci = 0; ci < inC; ci++) {
+            const xv = x.values[xs + ci]!;
+            const base = ((kh * 3 + kw) * inC + ci) * outC;
+            for (let co = 0; co < outC; co++) acc[base + co]! += xv * dy.values[ds + co]!;
+          }
+        }
+  return { values: Float32Array.from(acc), shape: [3, 3, inC, outC] };
+}
+
+test('the Winograd filter gradient sums over several blocks of tiles, also with a last half panel', () => {
+  // 100 F(4x4) tiles of 40 x 40: a block holds 95 of them at 64 -> 68 channels (2 MiB / (36 x (320 + 288)
+  // bytes)), so a full block and a short one, whose 68 = 8·8 + 4 columns end in a half panel.
+  for (const channels of [[64, 68]] as const) {
+    const x = host([1, 40, 40, channels[0]]);
+    const dy = host([1, 40, 40, channels[1]]);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ...channels] };
+    const ref = sameFilterGrad(x, dy); // cpu's kernel would take ~15 s here
+    setFilterGradStrategy('winograd4');
+    try {
+      const e = relError(runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, attrs), ref);
+      assert.ok(e < TOLERANCE.winograd4, `${channels}: error ${e}`);
+    } finally {
+      setFilterGradStrategy('auto');
+    }
+  }
+});
+
 test('wide layers as in EDSR (64 -> 256, 256 -> 64 channels) match cpu on both Winograd tiles', () => {
   for (const channels of [[64, 256], [256, 64]] as const) {
     const x = host([1, 10, 9, channels[0]]);
@@ -124,13 +185,16 @@ test('convMethodFor: Winograd only for wide 3x3 stride-1 convs, F(2x2) where F(4
   assert.equal(convMethodFor(info(24, 64, 64, 5)), 'direct');
 });
 
-test('a few EDSR training steps (L1, Adam) on Winograd convs give the direct path\'s losses and weights', () => {
+test('a few EDSR training steps (L1, Adam) with every conv and gradient on Winograd give the direct path\'s losses and weights', () => {
   tf.setBackend('wasm');
   const rng2 = new Rng(9);
   const lr = tf.tensor4d(rng2.normals(2 * 12 * 12 * 3, 0.5), [2, 12, 12, 3]);
   const hr = tf.tensor4d(rng2.normals(2 * 24 * 24 * 3, 0.5), [2, 24, 24, 3]);
+  // Every conv's forward, input gradient and filter gradient by `method` (direct: the GEMM conv and the
+  // patches gradient).
   const run = (method: ConvMethod) => {
     const previous = setConvMethod(method);
+    setFilterGradStrategy(method === 'direct' ? 'patches' : method);
     const model = new Edsr({ nResBlocks: 2, nFeats: 16, scale: 2, seed: 3 });
     const optimizer = tf.train.adam(1e-3);
     try {
@@ -143,6 +207,7 @@ test('a few EDSR training steps (L1, Adam) on Winograd convs give the direct pat
       return { losses, weights: model.trainableVariables().map((v) => v.dataSync() as Float32Array) };
     } finally {
       setConvMethod(previous);
+      setFilterGradStrategy('auto');
       optimizer.dispose();
       model.dispose();
     }

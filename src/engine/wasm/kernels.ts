@@ -2,7 +2,14 @@ import { V128, WasmFunction, encodeModule } from './encoder.js';
 import { type GemmActivation, type GemmCall, TILE_COLS, gemmArguments, gemmFunction, packFunction } from './gemm.js';
 import { channelsFirstFunction, columnSumsFunction } from './layout.js';
 import { addressTableFunction } from './tables.js';
-import { type WinogradTile, winogradFilterFunction, winogradInputFunction, winogradOutputFunction } from './winograd.js';
+import {
+  type WinogradTile,
+  winogradDyFunction,
+  winogradFilterFunction,
+  winogradFilterGradFunction,
+  winogradInputFunction,
+  winogradOutputFunction,
+} from './winograd.js';
 
 const WINOGRAD_TILES: WinogradTile[] = [2, 4];
 const ACTIVATIONS: GemmActivation[] = ['linear', 'relu', 'leakyrelu'];
@@ -13,6 +20,8 @@ function winogradFunctions(): Record<string, WasmFunction> {
   for (const tile of WINOGRAD_TILES) {
     out[`winogradInput${tile}`] = winogradInputFunction(tile);
     out[`winogradFilter${tile}`] = winogradFilterFunction(tile);
+    out[`winogradDy${tile}`] = winogradDyFunction(tile);
+    out[`winogradFilterGrad${tile}`] = winogradFilterGradFunction(tile);
     for (const a of ACTIVATIONS) out[`winogradOutput${tile}_${a}`] = winogradOutputFunction(tile, a);
   }
   return out;
@@ -203,6 +212,25 @@ export class SimdKernels {
   winogradFilter(tile: WinogradTile, src: number, inC: number, outC: number, dst: number, xiStride: number): void {
     if (outC % 4 !== 0 || outC <= 0 || inC <= 0) throw new Error(`winogradFilter: ${inC} -> ${outC} channels (outC must be a multiple of 4)`);
     this.exports[`winogradFilter${tile}`]!(src, inC, outC / 4, inC * outC * 4, outC * 4, dst, xiStride, inC * 16);
+  }
+
+  /**
+   * The filter gradient's dy transform (wasm/winograd.ts): `tiles` tiles of dy (m² pixel addresses each in
+   * the table), `channels` (a multiple of 4) channels, into the packed B [panels][tiles][8] of each position
+   * ξ at dst + ξ·xiStride; columns of a last half panel are left as they are.
+   */
+  winogradDy(tile: WinogradTile, table: number, tiles: number, channels: number, dst: number, xiStride: number): void {
+    if (channels % 4 !== 0 || channels <= 0) throw new Error(`winogradDy: ${channels} channels is not a positive multiple of 4`);
+    if (tiles > 0) this.exports[`winogradDy${tile}`]!(table, tiles, channels / 4, dst, xiStride, tiles * 16);
+  }
+
+  /**
+   * The filter gradient's last transform: M ([inC x cols] per position ξ, at src + ξ·xiStride) to the
+   * [3, 3, inC, outC] gradient at `dst` (outC a multiple of 4).
+   */
+  winogradFilterGrad(tile: WinogradTile, src: number, inC: number, outC: number, cols: number, xiStride: number, dst: number): void {
+    if (outC % 4 !== 0 || outC <= 0 || inC <= 0) throw new Error(`winogradFilterGrad: ${inC} -> ${outC} channels (outC must be a multiple of 4)`);
+    this.exports[`winogradFilterGrad${tile}`]!(src, inC, outC / 4, cols * 4, xiStride, dst, inC * outC * 4, outC * 4);
   }
 
   /** dst[c] = Σ_r src[r][c] (float32) over `rows` rows of `cols` (a multiple of 4) floats. */

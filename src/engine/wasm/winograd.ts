@@ -275,3 +275,85 @@ export function winogradFilterFunction(tile: WinogradTile): WasmFunction {
   f.end();
   return f;
 }
+
+/**
+ * The filter gradient as Winograd (the transpose of the forward algorithm): the forward output tile is
+ * Y = Aᵀ[(G g Gᵀ) ⊙ V]A, so its gradient with respect to g is Gᵀ[(A dY Aᵀ) ⊙ V]G, summed over tiles. The input
+ * transform V is the forward one; these are the dy transform (A dY Aᵀ, m x m -> n x n) and the last one
+ * (Gᵀ M G, n x n -> 3 x 3), with the sum over tiles a GEMM per position ξ between them.
+ */
+
+/**
+ * `winogradDy(table, tiles, quads, dst, xiStride, halfPanelBytes)`, bytes: for each tile t, A dY Aᵀ over
+ * 4·quads channels, dY[i][j] at table[t·m² + i·m + j] (a zero run where the tile overhangs dy), written as
+ * the GEMM's packed B [panels][tiles][8] of each position ξ at dst + ξ·xiStride: channel 4c's run of 4 of
+ * tile t at (c & ~1)·halfPanelBytes + 32t + 16(c & 1).
+ */
+export function winogradDyFunction(tile: WinogradTile): WasmFunction {
+  const { m, n, AT } = WINOGRAD[tile];
+  const A = AT[0]!.map((_, k) => AT.map((row) => row[k]!)); // n x m
+  const f = new WasmFunction([I32, I32, I32, I32, I32, I32]);
+  const [table, tiles, quads, dst, xiStride, halfPanelBytes] = [0, 1, 2, 3, 4, 5];
+  const t = f.local(I32);
+  const c = f.local(I32);
+  const entries = f.local(I32);
+  const to = f.local(I32);
+  const transform = transform2d(f, A);
+  f.i32Const(0).set(t);
+  f.loop(); // tiles
+  f.get(table).get(t).i32Const(m * m * 4).i32Mul().i32Add().set(entries);
+  f.i32Const(0).set(c);
+  f.loop(); // quads of channels
+  f.get(dst).get(c).i32Const(-2).i32And().get(halfPanelBytes).i32Mul().i32Add();
+  f.get(t).i32Const(32).i32Mul().i32Add().get(c).i32Const(1).i32And().i32Const(16).i32Mul().i32Add().set(to);
+  transform(
+    (i, j) => f.get(entries).i32Load(4 * (i * m + j)).get(c).i32Const(16).i32Mul().i32Add().v128Load(0),
+    (i, j, push) => {
+      f.get(to).get(xiStride).i32Const(i * n + j).i32Mul().i32Add();
+      push();
+      f.v128Store(0);
+    },
+  );
+  f.get(c).i32Const(1).i32Add().tee(c).get(quads).i32LtU().brIf(0);
+  f.end();
+  f.get(t).i32Const(1).i32Add().tee(t).get(tiles).i32LtU().brIf(0);
+  f.end();
+  return f;
+}
+
+/**
+ * `winogradFilterGrad(src, inChannels, quads, rowBytes, xiStride, dst, tapBytes, channelBytes)`, bytes:
+ * dW = Gᵀ M G for each input channel ci and 4·quads output channels, M[ξ] read from
+ * src + ξ·xiStride + ci·rowBytes + 16c (the GEMMs' [Cin x Cout] outputs), tap (a, b) stored at
+ * dst + (3a + b)·tapBytes + ci·channelBytes + 16c (a [3, 3, Cin, Cout] filter).
+ */
+export function winogradFilterGradFunction(tile: WinogradTile): WasmFunction {
+  const { n, G } = WINOGRAD[tile];
+  const GT = G[0]!.map((_, k) => G.map((row) => row[k]!)); // 3 x n
+  const f = new WasmFunction([I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [src, inChannels, quads, rowBytes, xiStride, dst, tapBytes, channelBytes] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const ci = f.local(I32);
+  const c = f.local(I32);
+  const from = f.local(I32);
+  const to = f.local(I32);
+  const transform = transform2d(f, GT);
+  f.i32Const(0).set(ci);
+  f.loop(); // input channels
+  f.i32Const(0).set(c);
+  f.loop(); // quads of output channels
+  f.get(src).get(ci).get(rowBytes).i32Mul().i32Add().get(c).i32Const(16).i32Mul().i32Add().set(from);
+  f.get(dst).get(ci).get(channelBytes).i32Mul().i32Add().get(c).i32Const(16).i32Mul().i32Add().set(to);
+  transform(
+    (k, j) => f.get(from).get(xiStride).i32Const(k * n + j).i32Mul().i32Add().v128Load(0),
+    (a, b, push) => {
+      f.get(to).get(tapBytes).i32Const(3 * a + b).i32Mul().i32Add();
+      push();
+      f.v128Store(0);
+    },
+  );
+  f.get(c).i32Const(1).i32Add().tee(c).get(quads).i32LtU().brIf(0);
+  f.end();
+  f.get(ci).i32Const(1).i32Add().tee(ci).get(inChannels).i32LtU().brIf(0);
+  f.end();
+  return f;
+}
