@@ -23,12 +23,13 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
  *   method): each tap contracts only B channels. Kept for benchmarks.
  * - `winograd2` / `winograd4` (chosen for wide 3x3 stride-1 layers, by the forward conv's rule): Winograd
  *   F(2x2, 3x3) / F(4x4, 3x3), see conv-backprop-filter-winograd.ts.
+ * `direct` is `auto` without Winograd (benchmarks compare them).
  *
  * (Also measured and dropped: row convs sliding along H with x or dy shifted for each kw, fewer copies but
  * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; reading dy in
  * place instead of packing it, see wasm/gemm.ts.)
  */
-export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv' | 'winograd2' | 'winograd4';
+export type FilterGradStrategy = 'auto' | 'direct' | 'patches' | 'shiftedDy' | 'conv' | 'winograd2' | 'winograd4';
 
 /**
  * Longest contraction (batch · output pixels) of one GEMM. The GEMM streams the whole contraction for
@@ -62,7 +63,12 @@ export function conv2dBackpropFilter(
   if (gh.used <= 0 || gw.used <= 0) return calls.keep(calls.zeros([...filterShape]));
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
   // shiftedDy is written for stride 1 (a strided dy would pair most pixels of x with zeros).
-  const method = strategy === 'auto' ? chooseMethod(info) : strategy === 'shiftedDy' && strided ? 'patches' : strategy;
+  const method =
+    strategy === 'auto' || strategy === 'direct'
+      ? chooseMethod(info, { winograd: strategy === 'auto' })
+      : strategy === 'shiftedDy' && strided
+        ? 'patches'
+        : strategy;
   if (method === 'winograd2' || method === 'winograd4') {
     if (winogradApplies(info)) return calls.keep(conv2dBackpropFilterWinograd(calls, x, dy, info, method === 'winograd2' ? 2 : 4));
     return conv2dBackpropFilter(calls, x, dy, filterShape, attrs, 'auto');
@@ -130,8 +136,8 @@ function gemmInto(
  * output: its GEMM is (fh·fw·Cout) x Cin instead of (fh·fw·Cin) x 8 with 8 - Cout zero columns, and it needs
  * no channel-first copy of the large x), else `patches`.
  */
-export function chooseMethod(info: Conv2DInfo): 'patches' | 'shiftedDy' | 'winograd2' | 'winograd4' {
-  const winograd = convMethodFor(info);
+export function chooseMethod(info: Conv2DInfo, options: { winograd?: boolean } = {}): 'patches' | 'shiftedDy' | 'winograd2' | 'winograd4' {
+  const winograd = options.winograd === false ? 'direct' : convMethodFor(info);
   if (winograd !== 'direct') return winograd;
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
   return !strided && info.outChannels < TILE_COLS ? 'shiftedDy' : 'patches';
