@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { type FilterGradStrategy, conv2dBackpropFilter } from './conv-backprop-filter.js';
 import { conv2dBackpropInput } from './conv-backprop-input.js';
+import { FUSED_ADAM, fusedAdam } from './adam-kernel.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-backprop.js';
 import { type ConvEpilogue, type ConvMethod, conv2dForward, convMethodFor } from './conv-forward.js';
 import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
@@ -17,6 +18,7 @@ export const WASM_TRAINING_KERNELS = [
   'Sum',
   'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter',
+  'OtsrAdam',
 ] as const;
 export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 
@@ -226,6 +228,7 @@ export function registerWasmTrainingKernels(): void {
     Sum: sum as unknown as tf.KernelFunc,
     DepthwiseConv2dNativeBackpropInput: depthwiseBackprop('input') as unknown as tf.KernelFunc,
     DepthwiseConv2dNativeBackpropFilter: depthwiseBackprop('filter') as unknown as tf.KernelFunc,
+    [FUSED_ADAM]: fusedAdam(BACKEND) as unknown as tf.KernelFunc,
   };
   for (const name of WASM_TRAINING_KERNELS) {
     const current = tf.getKernel(name, BACKEND);

@@ -1,6 +1,7 @@
 import { V128, WasmFunction, encodeModule } from './encoder.js';
 import { type GemmActivation, type GemmCall, TILE_COLS, gemmArguments, gemmFunction, packFunction } from './gemm.js';
 import { channelsFirstFunction, columnSumsFunction } from './layout.js';
+import { adamFunction } from './adam.js';
 import { addressTableFunction } from './tables.js';
 import {
   type WinogradTile,
@@ -42,6 +43,7 @@ export function simdModuleBytes(variant: SimdVariant = { shared: false, fma: fal
       channelsFirst: channelsFirstFunction(),
       columnSums: columnSumsFunction(),
       addressTable: addressTableFunction(),
+      adam: adamFunction(),
       ...winogradFunctions(),
     },
     { importMemory: { shared: variant.shared } },
@@ -78,6 +80,17 @@ export async function enableRelaxedSimdInNode(): Promise<void> {
 }
 
 type Export = (...args: number[]) => void;
+
+/** The scalars of one Adam update (src/ot/adam.ts): c1 = 1 - beta1, c2 = 1 - beta2, stepSize = lr / (1 - beta1^t), invSqrtBc2 = 1 / sqrt(1 - beta2^t). */
+export interface AdamScalars {
+  beta1: number;
+  beta2: number;
+  c1: number;
+  c2: number;
+  stepSize: number;
+  invSqrtBc2: number;
+  eps: number;
+}
 
 /**
  * The geometry of an address table: pixel (gh·step[0] - origin[0] + kh·dilation[0], likewise for columns)
@@ -171,6 +184,16 @@ export class SimdKernels {
   channelsFirst(src: number, pixels: number, channels: number, dst: number, dstStride: number): void {
     if (pixels % 4 !== 0 || channels % 4 !== 0) throw new Error(`channelsFirst: ${pixels} pixels x ${channels} channels are not multiples of 4`);
     if (pixels > 0 && channels > 0) this.exports.channelsFirst(src, pixels / 4, channels, dst, dstStride * 4);
+  }
+
+  /**
+   * One fused Adam update (wasm/adam.ts) of the first 4·⌊count/4⌋ floats at p, m, v, g into pOut, mOut, vOut
+   * (the caller does the rest).
+   */
+  adam(at: { p: number; m: number; v: number; g: number; pOut: number; mOut: number; vOut: number }, count: number, h: AdamScalars): void {
+    const quads = Math.floor(count / 4);
+    if (quads === 0) return;
+    this.exports.adam!(at.p, at.m, at.v, at.g, quads, h.beta1, h.beta2, h.c1, h.c2, h.stepSize, h.invSqrtBc2, h.eps, at.pOut, at.mOut, at.vOut);
   }
 
   /** Fills an address table (wasm/tables.ts) at `table`: batch x grid x taps i32 entries. */
