@@ -35,31 +35,25 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
   const zeros = calls.zeros([inC]);
   const table = calls.empty([rows * taps], 'int32');
   const packed = calls.empty([taps * inC * cols]);
-  // Addresses and views are read after the last allocation (an allocation can move the heap's buffer).
-  const { heap, at } = calls.heap(filter, packed);
-  packPanels(heap, at[0]!, outC, taps * inC, outC, at[1]!);
+  // Views are taken after the last allocation (an allocation can move the heap's buffer).
+  if (padded) {
+    const { heap, at } = calls.heap(filter, packed);
+    packPanels(heap, at[0]!, outC, taps * inC, outC, at[1]!);
+  } else simd.pack(calls.address(filter), outC, taps * inC, outC, calls.address(packed));
   if (padded && bias !== undefined) calls.view(bias).set(calls.view(epilogue.bias!));
-  const entries = calls.backend.typedArrayFromHeap(table) as Int32Array;
-  const xAddress = calls.address(x);
-  const zeroAddress = calls.address(zeros);
-  const pixelBytes = inC * 4;
-  const { top, left } = info.padInfo;
-  let e = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++) {
-        for (let kh = 0; kh < fh; kh++) {
-          const ih = oh * sh - top + kh * dh;
-          const rowInside = ih >= 0 && ih < inH;
-          const rowAddress = xAddress + (b * inH + ih) * inW * pixelBytes;
-          for (let kw = 0; kw < fw; kw++) {
-            const iw = ow * sw - left + kw * dw;
-            entries[e++] = rowInside && iw >= 0 && iw < inW ? rowAddress + iw * pixelBytes : zeroAddress;
-          }
-        }
-      }
-    }
-  }
+  // Row (b, oh, ow)'s segments: the input pixel under each tap, or the zero run in the padding.
+  simd.addressTable(calls.address(table), {
+    batch,
+    grid: [outH, outW],
+    step: [sh, sw],
+    taps: [fh, fw],
+    dilation: [dh, dw],
+    origin: [info.padInfo.top, info.padInfo.left],
+    size: [inH, inW],
+    base: calls.address(x),
+    pixelBytes: inC * 4,
+    fallback: calls.address(zeros),
+  });
   simd.gemm({
     indirection: calls.address(table),
     segments: taps,
