@@ -19,6 +19,7 @@ export const WASM_TRAINING_KERNELS = [
   'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter',
   'OtsrAdam',
+  'Identity',
 ] as const;
 export type WasmTrainingKernel = (typeof WASM_TRAINING_KERNELS)[number];
 
@@ -212,11 +213,27 @@ function sum(args: KernelArgs): tf.TensorInfo {
 }
 
 /**
+ * Identity shares its input's data (one more reference) instead of copying it, as tfjs's cpu backend does.
+ * tfjs-core clones every tensor a gradient saves for the backward pass through Identity, so the stock wasm
+ * kernel copied each conv's input and filter on every training step (118 copies, up to 19 MB each, ~20 ms
+ * of the reference EDSR step). Sharing is safe because tensor data is never written in place: kernels write
+ * only outputs they allocate, and a variable's assign replaces its data.
+ */
+function identity(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  if (x.dtype === 'string') return runStock('Identity', args);
+  (args.backend as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
  * Registers otsr's training kernels for the `wasm` backend, all on otsr's SIMD GEMM (wasm/): Conv2D and
  * FusedConv2D (XNNPACK's runs at ~60% of their speed here), Conv2DBackpropInput (the stock one is a naive
  * loop, 10-20x slower) and Conv2DBackpropFilter (which tfjs-backend-wasm 4.22 lacks), for every stride,
- * padding and dilation (NHWC). Also a Sum that is fast over leading axes (bias gradients), and the two
- * depthwise-conv gradients tfjs-backend-wasm lacks (MobileNetV2 perceptual losses need them). Idempotent; the
+ * padding and dilation (NHWC), with Winograd for wide 3x3 stride-1 layers (conv-winograd.ts). Also a Sum
+ * that is fast over leading axes (bias gradients), the two depthwise-conv gradients tfjs-backend-wasm lacks
+ * (MobileNetV2 perceptual losses need them), a fused Adam update (adam-kernel.ts) and an Identity that
+ * shares data instead of copying it. Idempotent; the
  * stock kernels stay reachable through {@link stockWasmKernel} for benchmarks.
  */
 export function registerWasmTrainingKernels(): void {
@@ -229,6 +246,7 @@ export function registerWasmTrainingKernels(): void {
     DepthwiseConv2dNativeBackpropInput: depthwiseBackprop('input') as unknown as tf.KernelFunc,
     DepthwiseConv2dNativeBackpropFilter: depthwiseBackprop('filter') as unknown as tf.KernelFunc,
     [FUSED_ADAM]: fusedAdam(BACKEND) as unknown as tf.KernelFunc,
+    Identity: identity as unknown as tf.KernelFunc,
   };
   for (const name of WASM_TRAINING_KERNELS) {
     const current = tf.getKernel(name, BACKEND);

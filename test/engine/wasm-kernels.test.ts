@@ -270,3 +270,22 @@ test('Sum on wasm (fast over leading axes, stock otherwise) matches cpu', () => 
     assert.ok(diff < 1e-4, `${JSON.stringify(c)}: ${diff}`);
   }
 });
+
+test('Identity on wasm shares the data of its input: a clone outlives the original, and nothing leaks', () => {
+  tf.setBackend('wasm');
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const ids = backend.numDataIds();
+  const x = tf.tensor1d([1, 2, 3, 4, 5]);
+  const y = tf.clone(x);
+  assert.equal(backend.numDataIds(), ids + 1, 'one buffer for both');
+  x.dispose();
+  assert.deepEqual([...y.dataSync()], [1, 2, 3, 4, 5]);
+  y.dispose();
+  assert.equal(backend.numDataIds(), ids);
+  // A variable assigned a new value leaves its clones with the old one.
+  const v = tf.variable(tf.tensor1d([1, 2]));
+  const saved = tf.clone(v);
+  v.assign(tf.tensor1d([7, 8]));
+  assert.deepEqual([...saved.dataSync()], [1, 2]);
+  tf.dispose([v, saved]);
+});
