@@ -47,7 +47,7 @@ export interface KernelRow {
   /** tfjs-backend-wasm's own kernel (XNNPACK's conv for Conv2D); null where it has none. */
   stock: Timing | null;
   otsr: Timing;
-  /** Conv2DBackpropFilter: DESIGN.md's first method (one conv with dy as the filter), for comparison. */
+  /** Conv2DBackpropFilter: the engine's first method (one conv with dy as the filter, the 'conv' strategy), for comparison. */
   convMethod?: Timing;
   /**
    * The conv kernels without Winograd (the direct GEMM conv; the patches / shiftedDy filter gradient), timed
@@ -476,7 +476,7 @@ export function formatEngineBench(r: EngineBenchResult): string {
     '',
     ...(convRows.length
       ? [
-          'Conv2DBackpropFilter as one conv with dy as the filter (DESIGN.md, for comparison): ' +
+          'Conv2DBackpropFilter as one conv with dy as the filter (strategy conv, for comparison): ' +
             convRows.map((k) => `${k.shape.name} ${k.convMethod!.gflops.toFixed(1)} GF/s`).join(', '),
           '',
         ]

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
-import type { AdamScalars } from './wasm/kernels.js';
+import type { AdamScalars } from './wasm/simd-kernels.js';
 
 /** The name of otsr's fused Adam kernel (registered for wasm; src/ot/adam.ts uses it where it exists). */
 export const FUSED_ADAM = 'OtsrAdam';

@@ -19,7 +19,7 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
  *   into cache-sized blocks, accumulated in place.
  * - `shiftedDy` (stride 1, chosen for Cout < 8, i.e. RGB outputs): dWᵀ = D·x contracting over the pixels
  *   of x, where row (kh,kw,co) of D is a shifted run of dy; no transpose of the large x, no zero columns.
- * - `conv`: one conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's first
+ * - `conv`: one conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (the engine's first
  *   method): each tap contracts only B channels. Kept for benchmarks.
  * - `winograd2` / `winograd4` (chosen for wide 3x3 stride-1 layers, by the forward conv's rule): Winograd
  *   F(2x2, 3x3) / F(4x4, 3x3), see conv-backprop-filter-winograd.ts.

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SimdKernels } from './wasm/kernels.js';
+import { SimdKernels } from './wasm/simd-kernels.js';
 
 type TensorInfo = tf.TensorInfo;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type AddressTable, SimdKernels } from '../../../src/engine/wasm/kernels.js';
+import { type AddressTable, SimdKernels } from '../../../src/engine/wasm/simd-kernels.js';
 
 /** The table's entries computed in JS, in the kernel's order: image, grid row, grid column, tap row, tap column. */
 function reference(t: AddressTable): number[] {
