@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
+import { withKernelCalls } from './kernel-calls.js';
 import type { AdamScalars } from './wasm/simd-kernels.js';
 
 /** The name of otsr's fused Adam kernel (registered for wasm; src/ot/adam.ts uses it where it exists). */
@@ -20,8 +20,7 @@ export function fusedAdam(backendName: string) {
     for (const t of [m, v, g]) {
       if (t.shape.reduce((a, b) => a * b, 1) !== size || t.dtype !== 'float32') throw new Error(`${FUSED_ADAM}: p, m, v and g must be float32 of one size`);
     }
-    const calls = new KernelCalls(args.backend as WasmBackendLike, backendName);
-    try {
+    return withKernelCalls(args.backend, backendName, (calls) => {
       const outs = [calls.empty(p.shape), calls.empty(p.shape), calls.empty(p.shape)] as const;
       const [pOut, mOut, vOut] = outs;
       const at = { p: calls.address(p), m: calls.address(m), v: calls.address(v), g: calls.address(g) };
@@ -41,8 +40,6 @@ export function fusedAdam(backendName: string) {
         }
       }
       return outs.map((t) => calls.keep(t));
-    } finally {
-      calls.dispose();
-    }
+    });
   };
 }

@@ -37,7 +37,7 @@ export function conv2dBackpropFilterWinograd(calls: KernelCalls, x: TensorInfo, 
   // A last half panel (outC = 8k + 4) stays zero: the dy transform writes only outC columns.
   const dPacked = cols === outC ? calls.empty([positions * block * cols]) : calls.zeros([positions * block * cols]);
   const mAcc = calls.empty([positions * inC * cols]);
-  // Heap addresses survive allocations (views do not).
+  // Addresses (which survive allocations, see KernelCalls) of what the kernels read and write.
   const [vAt, dAt, mAt] = [v, dPacked, mAcc].map((t) => calls.address(t)) as [number, number, number];
   const [inTableAt, dyTableAt, rowTableAt, zeroAt] = [inTable, dyTable, rowTable, zeros].map((t) => calls.address(t)) as [number, number, number, number];
   const grid = { batch, grid: [tilesH, tilesW] as [number, number], step: [m, m] as [number, number], dilation: [1, 1] as [number, number] };

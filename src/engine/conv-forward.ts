@@ -35,7 +35,7 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
   const zeros = calls.zeros([inC]);
   const table = calls.empty([rows * taps], 'int32');
   const packed = calls.empty([taps * inC * cols]);
-  // Views are taken after the last allocation (an allocation can move the heap's buffer).
+  // After the last allocation: views (see KernelCalls).
   if (padded) {
     const { heap, at } = calls.heap(filter, packed);
     packPanels(heap, at[0]!, outC, taps * inC, outC, at[1]!);

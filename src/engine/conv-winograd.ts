@@ -74,7 +74,7 @@ export function conv2dWinograd(
   const packed = cols === outC ? calls.empty([positions * cols * inC]) : calls.zeros([positions * cols * inC]);
   const v = calls.empty([(block * positions * vRow) / 4]);
   const mOut = calls.empty([(block * positions * mRow) / 4]);
-  // Heap addresses survive allocations (views do not).
+  // Addresses (which survive allocations, see KernelCalls) of what the kernels read and write.
   const [xAt, outAt, vAt, mAt, packedAt] = [x, out, v, mOut, packed].map((t) => calls.address(t)) as [number, number, number, number, number];
   const packedStride = cols * inC * 4;
   simd.winogradFilter(tile, calls.address(filter), inC, outC, packedAt, packedStride);

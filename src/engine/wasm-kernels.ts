@@ -5,7 +5,7 @@ import { conv2dBackpropInput } from './conv-backprop-input.js';
 import { FUSED_ADAM, fusedAdam } from './adam-kernel.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-backprop.js';
 import { type ConvEpilogue, type ConvMethod, conv2dForward, convMethodFor } from './conv-forward.js';
-import { KernelCalls, type WasmBackendLike } from './kernel-calls.js';
+import { withKernelCalls } from './kernel-calls.js';
 
 const BACKEND = 'wasm';
 
@@ -96,8 +96,7 @@ function forwardConv(name: 'Conv2D' | 'FusedConv2D') {
     const { bias, preluActivationWeights } = (fused ? args.inputs : {}) as Record<string, tf.TensorInfo | undefined>;
     const activation = fused ? (attrs.activation ?? 'linear') : 'linear';
     const info = backpropConvInfo(x.shape, filter.shape, attrs, name);
-    const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
-    try {
+    return withKernelCalls(args.backend, BACKEND, (calls) => {
       const biasInGemm = bias !== undefined && bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === info.outChannels;
       const activationInGemm = GEMM_ACTIVATIONS.has(activation);
       const method = attrs.convMethod ?? (forcedConvMethod === 'auto' ? convMethodFor(info) : forcedConvMethod);
@@ -114,44 +113,30 @@ function forwardConv(name: 'Conv2D' | 'FusedConv2D') {
         out = calls.run(kernel, kernel === 'Prelu' ? { x: out, alpha: preluActivationWeights! } : { x: out });
       }
       return calls.keep(out);
-    } finally {
-      calls.dispose();
-    }
+    });
   };
 }
 
 function backpropInput(args: KernelArgs): tf.TensorInfo {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape: [number, number, number, number] };
-  const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
-  try {
-    return conv2dBackpropInput(calls, dy, filter, attrs.inputShape, attrs);
-  } finally {
-    calls.dispose();
-  }
+  return withKernelCalls(args.backend, BACKEND, (calls) => conv2dBackpropInput(calls, dy, filter, attrs.inputShape, attrs));
 }
 
 function backpropFilter(args: KernelArgs): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: [number, number, number, number] };
-  const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
-  try {
-    return conv2dBackpropFilter(calls, x, dy, attrs.filterShape, attrs, filterGradStrategy);
-  } finally {
-    calls.dispose();
-  }
+  return withKernelCalls(args.backend, BACKEND, (calls) => conv2dBackpropFilter(calls, x, dy, attrs.filterShape, attrs, filterGradStrategy));
 }
 
 /**
  * The gradients of depthwise convolutions (tfjs-backend-wasm 4.22 has neither): JS loops on the heap
- * (depthwise-backprop.ts). The output is allocated before the views are taken, since an allocation can move
- * the heap.
+ * (depthwise-backprop.ts). The output is allocated before the views are taken (see KernelCalls).
  */
 function depthwiseBackprop(which: 'input' | 'filter') {
   return (args: KernelArgs): tf.TensorInfo => {
     const attrs = args.attrs as unknown as ConvBackpropAttrs & { inputShape?: number[]; filterShape?: number[] };
-    const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
-    try {
+    return withKernelCalls(args.backend, BACKEND, (calls) => {
       if (which === 'input') {
         const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
         const info = backpropConvInfo(attrs.inputShape!, filter.shape, attrs, 'DepthwiseConv2dNativeBackpropInput', true);
@@ -164,9 +149,7 @@ function depthwiseBackprop(which: 'input' | 'filter') {
       const dw = calls.empty(attrs.filterShape!);
       depthwiseBackpropFilter(calls.view(x), calls.view(dy), info, calls.view(dw));
       return calls.keep(dw);
-    } finally {
-      calls.dispose();
-    }
+    });
   };
 }
 
@@ -185,8 +168,7 @@ function sum(args: KernelArgs): tf.TensorInfo {
   const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
   const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
   if (x.dtype !== 'float32' || !leading) return runStock('Sum', args);
-  const calls = new KernelCalls(args.backend as WasmBackendLike, BACKEND);
-  try {
+  return withKernelCalls(args.backend, BACKEND, (calls) => {
     const kept = x.shape.slice(axes.length);
     const cols = kept.reduce((a, b) => a * b, 1);
     const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
@@ -207,9 +189,7 @@ function sum(args: KernelArgs): tf.TensorInfo {
     }
     calls.view(out).set(acc);
     return calls.keep(out);
-  } finally {
-    calls.dispose();
-  }
+  });
 }
 
 /**
