@@ -32,17 +32,17 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 export type FilterGradStrategy = 'auto' | 'direct' | 'patches' | 'shiftedDy' | 'conv' | 'winograd2' | 'winograd4';
 
 /**
- * Longest contraction (batch · output pixels) of one GEMM. The GEMM streams the whole contraction for
- * every tile of output rows, so a long one falls out of cache. Longer problems are split over images and
+ * Longest contraction (batch · output pixels) of one GEMM by default. The GEMM streams the whole contraction
+ * for every tile of output rows, so a long one falls out of cache. Longer problems are split over images and
  * output rows, and the partial gradients summed.
  */
-let maxContraction = 4096;
+export const MAX_CONTRACTION = 4096;
 
-/** Sets the split length (tests use a tiny one to exercise the split); returns the previous one. */
-export function setMaxContraction(length: number): number {
-  const previous = maxContraction;
-  maxContraction = length;
-  return previous;
+/** Per-call options of the filter gradient. */
+export interface FilterGradOptions {
+  strategy?: FilterGradStrategy;
+  /** The split length ({@link MAX_CONTRACTION}; tests pass tiny ones to exercise the split). */
+  maxContraction?: number;
 }
 
 /**
@@ -54,8 +54,9 @@ export function conv2dBackpropFilter(
   dy: TensorInfo,
   filterShape: [number, number, number, number],
   attrs: ConvBackpropAttrs,
-  strategy: FilterGradStrategy = 'auto',
+  options: FilterGradOptions = {},
 ): TensorInfo {
+  const { strategy = 'auto', maxContraction = MAX_CONTRACTION } = options;
   const info = backpropConvInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
   const gh = geometryH(info);
   const gw = geometryW(info);
@@ -71,13 +72,13 @@ export function conv2dBackpropFilter(
         : strategy;
   if (method === 'winograd2' || method === 'winograd4') {
     if (winogradApplies(info)) return calls.keep(conv2dBackpropFilterWinograd(calls, x, dy, info, method === 'winograd2' ? 2 : 4));
-    return conv2dBackpropFilter(calls, x, dy, filterShape, attrs, 'auto');
+    return conv2dBackpropFilter(calls, x, dy, filterShape, attrs, { maxContraction });
   }
   if (method === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
-  if (method === 'shiftedDy') return calls.keep(shiftedDyGradient(calls, x, dy, info));
+  if (method === 'shiftedDy') return calls.keep(shiftedDyGradient(calls, x, dy, info, maxContraction));
   const xt = paddedChannelsFirst(calls, x, info, gh, gw);
   const acc = calls.empty([filterShape[0] * filterShape[1] * filterShape[2], roundUp(info.outChannels)]);
-  contractionBlocks(info).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
+  contractionBlocks(info, maxContraction).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
   calls.free(xt);
   return calls.keep(calls.firstColumns(acc, filterShape[3], [...filterShape]));
 }
@@ -166,7 +167,7 @@ interface Block {
 }
 
 /** Splits (batch, output rows) so that each block contracts at most `maxContraction` (b, oh, ow) terms. */
-export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeight' | 'outWidth'>): Block[] {
+export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeight' | 'outWidth'>, maxContraction: number): Block[] {
   const { batchSize: batch, outHeight: oh, outWidth: ow } = info;
   const blocks: Block[] = [];
   const pixels = oh * ow;
@@ -272,7 +273,7 @@ function transposedConv(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info:
  * (dy taken as zero outside its bounds), a GEMM contracting over the pixels of x. Row (kh,kw,co) of A is, per
  * row of x, a run of a zero-bordered copy of dy read every Cout-th float; B is x, packed block by block.
  */
-function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo, maxContraction: number): TensorInfo {
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, dilationHeight: dh, dilationWidth: dw } = info;
   const taps = fh * fw;
@@ -280,7 +281,7 @@ function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, in
   const [padH, padW] = [inH + (fh - 1) * dh, inW + (fw - 1) * dw];
   const cols = roundUp(inC);
   const acc = calls.empty([taps * outC, cols]);
-  const blocks = contractionBlocks({ batchSize: batch, outHeight: inH, outWidth: inW });
+  const blocks = contractionBlocks({ batchSize: batch, outHeight: inH, outWidth: inW }, maxContraction);
   blocks.forEach((block, n) => {
     // x rows (b, i) of the block are contiguous in x: they are B's rows.
     const k = block.nb * block.nr * inW;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
-import { type FilterGradStrategy, conv2dBackpropFilter } from './conv-backprop-filter.js';
+import { type FilterGradOptions, type FilterGradStrategy, conv2dBackpropFilter } from './conv-backprop-filter.js';
 import { conv2dBackpropInput } from './conv-backprop-input.js';
 import { FUSED_ADAM, fusedAdam } from './adam-kernel.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-backprop.js';
@@ -44,7 +44,10 @@ function stockKernel(name: string, backend: object): tf.KernelFunc | undefined {
 
 let filterGradStrategy: FilterGradStrategy = 'auto';
 
-/** Forces a filter-gradient method (benchmarks and tests compare them); `auto` picks per layer. */
+/**
+ * The filter-gradient method of every call that does not pass its own (`filterGradStrategy` attr, as
+ * `convMethod` for convs): benchmarks and tests compare methods over whole models; `auto` picks per layer.
+ */
 export function setFilterGradStrategy(strategy: FilterGradStrategy): void {
   filterGradStrategy = strategy;
 }
@@ -54,7 +57,8 @@ let forcedConvMethod: ConvMethod | 'auto' = 'auto';
 /**
  * Forces the forward-conv method of every conv that follows, the input gradient's included (benchmarks and
  * tests compare them; Winograd methods fall back to direct where they do not apply); `auto` picks per layer
- * ({@link convMethodFor}). Returns the previous setting. One Conv2D call can also pass `convMethod` as an attr.
+ * ({@link convMethodFor}). Returns the previous setting. A Conv2D / FusedConv2D call can pass its own
+ * (`convMethod` attr).
  */
 export function setConvMethod(method: ConvMethod | 'auto'): ConvMethod | 'auto' {
   const previous = forcedConvMethod;
@@ -125,8 +129,12 @@ function backpropInput(args: KernelArgs): tf.TensorInfo {
 
 function backpropFilter(args: KernelArgs): tf.TensorInfo {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: [number, number, number, number] };
-  return withKernelCalls(args.backend, BACKEND, (calls) => conv2dBackpropFilter(calls, x, dy, attrs.filterShape, attrs, filterGradStrategy));
+  // otsr's extensions: this call's method and contraction split (tests).
+  const attrs = args.attrs as unknown as ConvBackpropAttrs & { filterShape: [number, number, number, number] } & FilterGradOptions & {
+    filterGradStrategy?: FilterGradStrategy;
+  };
+  const options = { strategy: attrs.filterGradStrategy ?? filterGradStrategy, maxContraction: attrs.maxContraction };
+  return withKernelCalls(args.backend, BACKEND, (calls) => conv2dBackpropFilter(calls, x, dy, attrs.filterShape, attrs, options));
 }
 
 /**

@@ -105,13 +105,8 @@ test('the filter gradient on Winograd F(2x2) and F(4x4) matches cpu over (half o
     const attrs = { strides: 1, pad: c.pad, dataFormat: 'NHWC', filterShape: [3, 3, ...c.channels] };
     const ref = runOn('cpu', 'Conv2DBackpropFilter', { x, dy }, attrs);
     for (const method of WINOGRAD) {
-      setFilterGradStrategy(method);
-      try {
-        const e = relError(runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, attrs), ref);
-        assert.ok(e < TOLERANCE[method], `${method} dw ${JSON.stringify(c)}: error ${e}`);
-      } finally {
-        setFilterGradStrategy('auto');
-      }
+      const e = relError(runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, { ...attrs, filterGradStrategy: method }), ref);
+      assert.ok(e < TOLERANCE[method], `${method} dw ${JSON.stringify(c)}: error ${e}`);
     }
   }
 });
@@ -146,13 +141,8 @@ test('the Winograd filter gradient sums over several blocks of tiles, also with 
     const dy = host([1, 40, 40, channels[1]]);
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, ...channels] };
     const ref = sameFilterGrad(x, dy); // cpu's kernel would take ~15 s here
-    setFilterGradStrategy('winograd4');
-    try {
-      const e = relError(runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, attrs), ref);
-      assert.ok(e < TOLERANCE.winograd4, `${channels}: error ${e}`);
-    } finally {
-      setFilterGradStrategy('auto');
-    }
+    const e = relError(runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, { ...attrs, filterGradStrategy: 'winograd4' }), ref);
+    assert.ok(e < TOLERANCE.winograd4, `${channels}: error ${e}`);
   }
 });
 
