@@ -73,18 +73,24 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
 /** How a forward conv runs: the direct GEMM conv above, or Winograd F(2x2, 3x3) / F(4x4, 3x3). */
 export type ConvMethod = 'direct' | 'winograd2' | 'winograd4';
 
+/** Fewest multiply-adds per image (as direct FLOPs) for which Winograd pays: 5 MFLOP. */
+const WINOGRAD_MIN_FLOP_PER_IMAGE = 5e6;
+
 /**
  * The method for a conv, by a rule measured on this project's CPU (bench/RESULTS.md, "Winograd"): Winograd
  * where it applies (3x3, stride 1, undilated, channels in fours) and the layer is wide enough for the
- * transforms and the 16 or 36 GEMM calls per block to pay: at least 16 channels in and out, and 32 x 32
- * channels or 0.1 GFLOP (16 -> 16 channels tie with direct at 24² and win 1.4x at 96²). F(4x4) unless the
- * output is so small that F(2x2) does fewer multiplies (its tiles overhang the output less).
+ * transforms and the 16 or 36 GEMM calls per block to pay: at least 16 channels in and out and 5 MFLOP per
+ * image (16 -> 16 channels tie with direct at 24² and win 1.4x at 96²). F(4x4) unless the output is so small
+ * that F(2x2) does fewer multiplies (its tiles overhang the output less).
+ *
+ * The rule looks at one image, not the batch, so that a batch split over workers runs every image by the
+ * same method as in one thread (each image's output is then the same to the bit).
  */
 export function convMethodFor(info: Conv2DInfo): ConvMethod {
   if (!winogradApplies(info)) return 'direct';
-  const { inChannels: inC, outChannels: outC, outHeight: outH, outWidth: outW, batchSize: batch } = info;
-  const gflop = (2 * batch * outH * outW * 9 * inC * outC) / 1e9;
-  if (Math.min(inC, outC) < 16 || (inC * outC < 1024 && gflop < 0.1)) return 'direct';
+  const { inChannels: inC, outChannels: outC, outHeight: outH, outWidth: outW } = info;
+  const flopPerImage = 2 * outH * outW * 9 * inC * outC;
+  if (Math.min(inC, outC) < 16 || flopPerImage < WINOGRAD_MIN_FLOP_PER_IMAGE) return 'direct';
   const multiplies = (m: number) => Math.ceil(outH / m) * Math.ceil(outW / m) * (m + 2) ** 2;
   return multiplies(2) < multiplies(4) ? 'winograd2' : 'winograd4';
 }

@@ -159,17 +159,21 @@ test('wide layers as in EDSR (64 -> 256, 256 -> 64 channels) match cpu on both W
   }
 });
 
-test('convMethodFor: Winograd only for wide 3x3 stride-1 convs, F(2x2) where F(4x4) tiles would mostly overhang', () => {
+test('convMethodFor: Winograd only for wide 3x3 stride-1 convs with enough work per image, F(2x2) where F(4x4) tiles would mostly overhang', () => {
   const info = (size: number, inC: number, outC: number, k = 3, stride = 1, dilation = 1) =>
     tf.backend_util.computeConv2DInfo([8, size, size, inC], [k, k, inC, outC], stride, dilation, 'same');
   assert.equal(convMethodFor(info(24, 64, 64)), 'winograd4');
   assert.equal(convMethodFor(info(48, 256, 64)), 'winograd4');
-  assert.equal(convMethodFor(info(2, 64, 64)), 'winograd2');
+  assert.equal(convMethodFor(info(2, 512, 512)), 'winograd2');
+  assert.equal(convMethodFor(info(2, 64, 64)), 'direct'); // 0.3 MFLOP an image: too little to pay
+  assert.equal(convMethodFor(info(12, 64, 64)), 'winograd4');
   assert.equal(convMethodFor(info(24, 3, 64)), 'direct'); // 3 channels: not in fours
   assert.equal(convMethodFor(info(96, 64, 3)), 'direct');
   assert.equal(convMethodFor(info(24, 8, 8)), 'direct'); // too narrow to pay
   assert.equal(convMethodFor(info(24, 16, 16)), 'direct');
   assert.equal(convMethodFor(info(96, 16, 16)), 'winograd4');
+  // Per image, not per batch: a batch split over workers picks the same method.
+  assert.equal(convMethodFor(tf.backend_util.computeConv2DInfo([1, 24, 24, 32], [3, 3, 32, 32], 1, 1, 'same')), 'winograd4');
   assert.equal(convMethodFor(info(24, 64, 64, 3, 2)), 'direct'); // strided
   assert.equal(convMethodFor(info(24, 64, 64, 3, 1, 2)), 'direct'); // dilated
   assert.equal(convMethodFor(info(24, 64, 64, 5)), 'direct');
