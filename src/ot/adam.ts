@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED_ADAM } from '../engine/adam-kernel.js';
+import { FUSED_ADAM } from '../engine/kernels/otsr-adam.js';
 
 /** Adam hyper-parameters (PyTorch's defaults unless given). */
 export interface AdamOptions {

@@ -94,7 +94,7 @@ test('creating and disposing an Adam leaves no tensors behind', async () => {
 
 test("otsr's fused Adam kernel on wasm gives the tf-op update bit for bit, over whole and partial SIMD quads", async () => {
   await initBackend('wasm');
-  const { FUSED_ADAM } = await import('../../src/engine/adam-kernel.js');
+  const { FUSED_ADAM } = await import('../../src/engine/kernels/otsr-adam.js');
   const { registerWasmTrainingKernels } = await import('../../src/engine/wasm-kernels.js');
   assert.ok(tf.getKernel(FUSED_ADAM, 'wasm'), 'registered for wasm');
   // 4·16 + 3 floats: 16 SIMD quads and a tail of 3 done in JS.
