@@ -12,7 +12,7 @@ import type { GemmActivation } from './gemm.js';
  * Rounding: each transform is a fixed linear map, so the error is a few ulps of the transformed values
  * (Barabasz et al. 2020, "Error analysis and improving the accuracy of Winograd convolution"), which are
  * larger than the data by about ‖Bᵀ‖²‖G‖²‖Aᵀ‖² (max row sums): 2²·1.5²·3² for F(2x2), 10²·0.5²·19² for
- * F(4x4). tests/engine/winograd.test.ts states the tolerance each is held to.
+ * F(4x4). test/engine/conv-winograd.test.ts states the tolerance each is held to.
  */
 
 export type WinogradTile = 2 | 4;
