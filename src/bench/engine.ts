@@ -1,9 +1,11 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../engine/backend.js';
-import { type WasmTrainingKernel, setFilterGradStrategy, stockWasmKernel } from '../engine/wasm-kernels.js';
+import { convMethodFor } from '../engine/conv-forward.js';
+import { type WasmTrainingKernel, setConvMethod, setFilterGradStrategy, stockWasmKernel } from '../engine/wasm-kernels.js';
 import { CancelledError } from '../errors.js';
 import { Edsr } from '../nn/edsr.js';
+import { Adam } from '../ot/adam.js';
 import { Rng } from '../util/rng.js';
 import { type GemmSpeed, measureGemmSpeed } from './gemm-speed.js';
 import { measureSimdPeak } from './simd-peak.js';
@@ -45,8 +47,15 @@ export interface KernelRow {
   /** tfjs-backend-wasm's own kernel (XNNPACK's conv for Conv2D); null where it has none. */
   stock: Timing | null;
   otsr: Timing;
-  /** Conv2DBackpropFilter: DESIGN.md's first method (one conv with dy as the filter), for comparison. */
+  /** Conv2DBackpropFilter: the engine's first method (one conv with dy as the filter, the 'conv' strategy), for comparison. */
   convMethod?: Timing;
+  /**
+   * The conv kernels without Winograd (the direct GEMM conv; the patches / shiftedDy filter gradient), timed
+   * in the same run: what `otsr` was before Winograd. Equal methods where Winograd does not apply.
+   */
+  direct?: Timing;
+  /** The method `otsr` used: 'direct' or 'winograd2' / 'winograd4' (F(2x2) / F(4x4)). */
+  method?: string;
   /** max |otsr - cpu| / max |cpu| on the same layer at reduced batch and size (cpu is ~0.05 GFLOP/s). */
   relError: number;
 }
@@ -54,7 +63,9 @@ export interface KernelRow {
 export interface EngineBenchResult {
   kernels: KernelRow[];
   /** The reference training step: EDSR 8×64, ×4, LR 24² -> HR 96², batch 8, L1 loss, Adam. */
-  edsrStep: { ms: number; gflop: number; gflops: number; cpuMs: number; timedSteps: number; allMs: number[] };
+  edsrStep: EdsrStepTiming;
+  /** The same step with every conv and gradient direct (no Winograd), its steps alternating with edsrStep's. */
+  edsrStepDirect: EdsrStepTiming;
   maxRelError: number;
   /**
    * The ceiling of 128-bit wasm SIMD multiply-adds on one core of this machine (src/bench/simd-peak.ts): the
@@ -68,6 +79,16 @@ export interface EngineBenchResult {
   backend: 'wasm';
   threads: 1;
   quick: boolean;
+}
+
+export interface EdsrStepTiming {
+  ms: number;
+  gflop: number;
+  /** GFLOP/s counted as direct convs' FLOPs (Winograd does fewer multiplies for the same result). */
+  gflops: number;
+  cpuMs: number;
+  timedSteps: number;
+  allMs: number[];
 }
 
 export interface EngineBenchOptions {
@@ -215,7 +236,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const steps = options.steps ?? (quick ? 2 : 5);
   const layers = quick ? QUICK_LAYERS : EDSR_LAYERS;
   const loadavgBefore = os.loadavg();
-  const total = layers.length + steps + 3; // + GEMM alone, EDSR warm-up, SIMD peak
+  const total = layers.length + 2 * steps + 3; // + GEMM alone, EDSR warm-up, SIMD peak
   let done = 0;
   const progress = (label: string) => options.onProgress?.({ done: ++done, total, label });
 
@@ -243,30 +264,40 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       const fwdAttrs = { ...attrsFor(s), dilations: 1 };
       const stockFwd = timeStock('Conv2D', { x, filter: w }, fwdAttrs, reps);
       const ourFwd = timeKernel(() => run('Conv2D', { x, filter: w }, fwdAttrs), reps);
+      const directFwd = timeKernel(() => run('Conv2D', { x, filter: w }, { ...fwdAttrs, convMethod: 'direct' }), reps);
+      const info = tf.backend_util.computeConv2DInfo(x.shape, w.shape, s.stride, 1, 'same');
       kernels.push({
         kernel: 'Conv2D',
         shape: s,
         gflop: round(gflop, 4),
         stock: stockFwd === undefined ? null : timing(stockFwd),
         otsr: timing(ourFwd),
+        direct: timing(directFwd),
+        method: convMethodFor(info),
         relError: errors.Conv2D,
       });
 
       const dxAttrs = { ...attrsFor(s), inputShape: x.shape };
       const stockDx = timeStock('Conv2DBackpropInput', { dy, filter: w }, dxAttrs);
       const ourDx = timeKernel(() => run('Conv2DBackpropInput', { dy, filter: w }, dxAttrs), reps);
+      const directDx = withDirect(() => timeKernel(() => run('Conv2DBackpropInput', { dy, filter: w }, dxAttrs), reps));
+      // The input gradient of a stride-1 conv is one conv of dy (outC -> inC channels).
+      const dxInfo = tf.backend_util.computeConv2DInfo([s.batch, out, out, s.outC], [s.k, s.k, s.outC, s.inC], 1, 1, 'same');
       kernels.push({
         kernel: 'Conv2DBackpropInput',
         shape: s,
         gflop: round(gflop, 4),
         stock: stockDx === undefined ? null : timing(stockDx),
         otsr: timing(ourDx),
+        direct: timing(directDx),
+        method: s.stride === 1 ? convMethodFor(dxInfo) : 'direct',
         relError: errors.Conv2DBackpropInput,
       });
 
       const dwAttrs = { ...attrsFor(s), filterShape: w.shape };
       const stockDw = timeStock('Conv2DBackpropFilter', { x, dy }, dwAttrs);
       const ourDw = timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps);
+      const directDw = withDirect(() => timeKernel(() => run('Conv2DBackpropFilter', { x, dy }, dwAttrs), reps));
       let convMethod: Timing | undefined;
       if (!quick) {
         setFilterGradStrategy('conv');
@@ -282,6 +313,8 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
         gflop: round(gflop, 4),
         stock: stockDw === undefined ? null : timing(stockDw),
         otsr: timing(ourDw),
+        direct: timing(directDw),
+        method: convMethodFor(info),
         ...(convMethod ? { convMethod } : {}),
         relError: errors.Conv2DBackpropFilter,
       });
@@ -307,12 +340,13 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   }
 
   checkAbort(options.signal);
-  const edsrStep = await benchEdsrStep(quick, steps, options, progress);
+  const { auto: edsrStep, direct: edsrStepDirect } = await benchEdsrStep(quick, steps, options, progress);
   const peak = await measureSimdPeak(quick ? { iterations: 1_000_000, runs: 1 } : {});
   progress('SIMD peak');
   return {
     kernels,
     edsrStep,
+    edsrStepDirect,
     maxRelError,
     simdPeak: { gflops: round(peak.gflops, 2) },
     gemm,
@@ -324,12 +358,28 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   };
 }
 
+/** Runs `f` with every conv and gradient on the direct methods (no Winograd). */
+function withDirect<T>(f: () => T): T {
+  const previous = setConvMethod('direct');
+  setFilterGradStrategy('direct');
+  try {
+    return f();
+  } finally {
+    setConvMethod(previous);
+    setFilterGradStrategy('auto');
+  }
+}
+
+/**
+ * The reference EDSR step with otsr's methods (`auto`: Winograd where it pays) and with the direct ones,
+ * their timed steps alternating so that both see the same machine.
+ */
 async function benchEdsrStep(
   quick: boolean,
   steps: number,
   options: EngineBenchOptions,
   progress: (label: string) => void,
-): Promise<EngineBenchResult['edsrStep']> {
+): Promise<{ auto: EdsrStepTiming; direct: EdsrStepTiming }> {
   await initBackend('wasm');
   const cfg = quick
     ? { nResBlocks: 1, nFeats: 16, scale: 2 as const, batch: 2, lr: 12 }
@@ -339,37 +389,47 @@ async function benchEdsrStep(
   const hr = cfg.lr * cfg.scale;
   const lr = tf.tensor4d(rng.normals(cfg.batch * cfg.lr * cfg.lr * 3, 0.5), [cfg.batch, cfg.lr, cfg.lr, 3]);
   const target = tf.tensor4d(rng.normals(cfg.batch * hr * hr * 3, 0.5), [cfg.batch, hr, hr, 3]);
-  const optimizer = tf.train.adam(1e-4);
+  // otsr's Adam (PyTorch's formulation, fused into one kernel per parameter on wasm), as training uses.
+  const optimizer = new Adam(model.params, { lr: 1e-4 });
   const vars = model.trainableVariables();
   const step = (): Measured => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const loss = optimizer.minimize(() => tf.tidy(() => tf.mean(tf.abs(tf.sub(model.apply(lr), target))) as tf.Scalar), true, vars)!;
-    loss.dataSync();
-    loss.dispose();
+    const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.mean(tf.abs(tf.sub(model.apply(lr), target))) as tf.Scalar), vars);
+    optimizer.applyGradients(grads);
+    value.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
     const c = process.cpuUsage(c0);
     return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
   };
   try {
     step();
     step();
+    withDirect(step);
+    withDirect(step);
     progress('EDSR warm-up');
     const runs: Measured[] = [];
+    const directRuns: Measured[] = [];
     for (let i = 0; i < steps; i++) {
       checkAbort(options.signal);
       runs.push(step());
       progress(`EDSR step ${i + 1}/${steps}`);
+      directRuns.push(withDirect(step));
+      progress(`EDSR step ${i + 1}/${steps}, direct`);
     }
     const gflop = edsrStepGflop(cfg);
-    const ms = median(runs.map((r) => r.ms));
-    return {
-      ms: round(ms, 1),
-      gflop: round(gflop, 3),
-      gflops: round(gflop / (ms / 1000), 2),
-      cpuMs: round(median(runs.map((r) => r.cpuMs)), 1),
-      timedSteps: steps,
-      allMs: runs.map((r) => round(r.ms, 1)),
+    const summary = (rs: Measured[]): EdsrStepTiming => {
+      const ms = median(rs.map((r) => r.ms));
+      return {
+        ms: round(ms, 1),
+        gflop: round(gflop, 3),
+        gflops: round(gflop / (ms / 1000), 2),
+        cpuMs: round(median(rs.map((r) => r.cpuMs)), 1),
+        timedSteps: steps,
+        allMs: rs.map((r) => round(r.ms, 1)),
+      };
     };
+    return { auto: summary(runs), direct: summary(directRuns) };
   } finally {
     optimizer.dispose();
     model.dispose();
@@ -384,7 +444,7 @@ function round(x: number, digits: number): number {
 
 /** A plain-text table of a result, for terminals. */
 export function formatEngineBench(r: EngineBenchResult): string {
-  const rows = [['kernel', 'layer', 'GFLOP', 'stock ms', 'stock GF/s', 'otsr ms', 'otsr GF/s', 'otsr CPU ms', 'speed-up', 'rel.err']];
+  const rows = [['kernel', 'layer', 'GFLOP', 'stock ms', 'stock GF/s', 'otsr ms', 'otsr GF/s', 'otsr CPU ms', 'speed-up', 'method', 'direct ms', 'vs direct', 'rel.err']];
   for (const k of r.kernels) {
     rows.push([
       k.kernel === 'Sum' ? 'Sum (bias grad)' : k.kernel,
@@ -396,6 +456,9 @@ export function formatEngineBench(r: EngineBenchResult): string {
       k.otsr.gflops.toFixed(1),
       k.otsr.cpuMs.toFixed(1),
       k.stock ? `${(k.stock.ms / k.otsr.ms).toFixed(1)}x` : '-',
+      k.method ?? '-',
+      k.direct ? k.direct.ms.toFixed(1) : '-',
+      k.direct ? `${(k.direct.ms / k.otsr.ms).toFixed(2)}x` : '-',
       k.kernel === 'Sum' ? '-' : k.relError.toExponential(1),
     ]);
   }
@@ -413,12 +476,14 @@ export function formatEngineBench(r: EngineBenchResult): string {
     '',
     ...(convRows.length
       ? [
-          'Conv2DBackpropFilter as one conv with dy as the filter (DESIGN.md, for comparison): ' +
+          'Conv2DBackpropFilter as one conv with dy as the filter (strategy conv, for comparison): ' +
             convRows.map((k) => `${k.shape.name} ${k.convMethod!.gflops.toFixed(1)} GF/s`).join(', '),
           '',
         ]
       : []),
     `EDSR training step: ${e.ms.toFixed(1)} ms median of ${e.timedSteps} (${e.gflop.toFixed(2)} GFLOP, ${e.gflops.toFixed(1)} GFLOP/s; CPU ${e.cpuMs.toFixed(0)} ms); steps: ${e.allMs.join(', ')} ms`,
+    `  the same step without Winograd, alternating with it: ${r.edsrStepDirect.ms.toFixed(1)} ms (CPU ${r.edsrStepDirect.cpuMs.toFixed(0)} ms; ` +
+      `${(r.edsrStepDirect.ms / e.ms).toFixed(2)}x the time); steps: ${r.edsrStepDirect.allMs.join(', ')} ms`,
     `max relative error vs cpu: ${r.maxRelError.toExponential(2)}`,
     `otsr's GEMM alone (${r.gemm.shape.rows} x ${r.gemm.shape.segments * r.gemm.shape.segmentLength} x ${r.gemm.shape.cols}): ` +
       `${r.gemm.mulAdd.toFixed(1)} GFLOP/s with multiply + add, ${r.gemm.fma === null ? 'no relaxed SIMD here' : `${r.gemm.fma.toFixed(1)} with FMA`}`,

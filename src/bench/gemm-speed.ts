@@ -1,5 +1,5 @@
 import { packPanels } from '../engine/wasm/gemm.js';
-import { SimdKernels, relaxedSimdSupported } from '../engine/wasm/kernels.js';
+import { SimdKernels, relaxedSimdSupported } from '../engine/wasm/simd-kernels.js';
 import { Rng } from '../util/rng.js';
 
 /**

@@ -17,7 +17,7 @@ async function importBackend(name: BackendName): Promise<void> {
       await import('@tensorflow/tfjs-backend-cpu');
       return;
     case 'wasm': {
-      if (isNode) await (await import('./wasm/kernels.js')).enableRelaxedSimdInNode();
+      if (isNode) await (await import('./wasm/simd-kernels.js')).enableRelaxedSimdInNode();
       await import('@tensorflow/tfjs-backend-wasm');
       const { registerWasmTrainingKernels } = await import('./wasm-kernels.js');
       registerWasmTrainingKernels();

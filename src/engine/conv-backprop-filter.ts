@@ -2,6 +2,9 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { type ConvBackpropAttrs, backpropConvInfo } from './conv-attrs.js';
 import { filterGradGeometry } from './conv-geometry.js';
 import type { KernelCalls } from './kernel-calls.js';
+import { conv2dBackpropFilterWinograd } from './conv-backprop-filter-winograd.js';
+import { convMethodFor } from './conv-forward.js';
+import { winogradApplies } from './conv-winograd.js';
 import { TILE_COLS, packPanels } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -16,27 +19,30 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
  *   into cache-sized blocks, accumulated in place.
  * - `shiftedDy` (stride 1, chosen for Cout < 8, i.e. RGB outputs): dWᵀ = D·x contracting over the pixels
  *   of x, where row (kh,kw,co) of D is a shifted run of dy; no transpose of the large x, no zero columns.
- * - `conv`: one conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (DESIGN.md's first
+ * - `conv`: one conv of x as [Cin, H, W, B] with dy as a [Ho, Wo, B, Cout] filter (the engine's first
  *   method): each tap contracts only B channels. Kept for benchmarks.
+ * - `winograd2` / `winograd4` (chosen for wide 3x3 stride-1 layers, by the forward conv's rule): Winograd
+ *   F(2x2, 3x3) / F(4x4, 3x3), see conv-backprop-filter-winograd.ts.
+ * `direct` is `auto` without Winograd (benchmarks compare them).
  *
  * (Also measured and dropped: row convs sliding along H with x or dy shifted for each kw, fewer copies but
  * slower, because tfjs's conv wrapper transposes its big "filter" with a slow generic loop; reading dy in
  * place instead of packing it, see wasm/gemm.ts.)
  */
-export type FilterGradStrategy = 'auto' | 'patches' | 'shiftedDy' | 'conv';
+export type FilterGradStrategy = 'auto' | 'direct' | 'patches' | 'shiftedDy' | 'conv' | 'winograd2' | 'winograd4';
 
 /**
- * Longest contraction (batch · output pixels) of one GEMM. The GEMM streams the whole contraction for
- * every tile of output rows, so a long one falls out of cache. Longer problems are split over images and
+ * Longest contraction (batch · output pixels) of one GEMM by default. The GEMM streams the whole contraction
+ * for every tile of output rows, so a long one falls out of cache. Longer problems are split over images and
  * output rows, and the partial gradients summed.
  */
-let maxContraction = 4096;
+export const MAX_CONTRACTION = 4096;
 
-/** Sets the split length (tests use a tiny one to exercise the split); returns the previous one. */
-export function setMaxContraction(length: number): number {
-  const previous = maxContraction;
-  maxContraction = length;
-  return previous;
+/** Per-call options of the filter gradient. */
+export interface FilterGradOptions {
+  strategy?: FilterGradStrategy;
+  /** The split length ({@link MAX_CONTRACTION}; tests pass tiny ones to exercise the split). */
+  maxContraction?: number;
 }
 
 /**
@@ -48,8 +54,9 @@ export function conv2dBackpropFilter(
   dy: TensorInfo,
   filterShape: [number, number, number, number],
   attrs: ConvBackpropAttrs,
-  strategy: FilterGradStrategy = 'auto',
+  options: FilterGradOptions = {},
 ): TensorInfo {
+  const { strategy = 'auto', maxContraction = MAX_CONTRACTION } = options;
   const info = backpropConvInfo(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
   const gh = geometryH(info);
   const gw = geometryW(info);
@@ -57,12 +64,21 @@ export function conv2dBackpropFilter(
   if (gh.used <= 0 || gw.used <= 0) return calls.keep(calls.zeros([...filterShape]));
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
   // shiftedDy is written for stride 1 (a strided dy would pair most pixels of x with zeros).
-  const method = strategy === 'auto' ? chooseMethod(info) : strategy === 'shiftedDy' && strided ? 'patches' : strategy;
+  const method =
+    strategy === 'auto' || strategy === 'direct'
+      ? chooseMethod(info, { winograd: strategy === 'auto' })
+      : strategy === 'shiftedDy' && strided
+        ? 'patches'
+        : strategy;
+  if (method === 'winograd2' || method === 'winograd4') {
+    if (winogradApplies(info)) return calls.keep(conv2dBackpropFilterWinograd(calls, x, dy, info, method === 'winograd2' ? 2 : 4));
+    return conv2dBackpropFilter(calls, x, dy, filterShape, attrs, { maxContraction });
+  }
   if (method === 'conv') return transposedConv(calls, x, dy, info, gh, gw);
-  if (method === 'shiftedDy') return calls.keep(shiftedDyGradient(calls, x, dy, info));
+  if (method === 'shiftedDy') return calls.keep(shiftedDyGradient(calls, x, dy, info, maxContraction));
   const xt = paddedChannelsFirst(calls, x, info, gh, gw);
   const acc = calls.empty([filterShape[0] * filterShape[1] * filterShape[2], roundUp(info.outChannels)]);
-  contractionBlocks(info).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
+  contractionBlocks(info, maxContraction).forEach((block, i) => patchesBlock(calls, xt, dy, info, block, gh, gw, acc, i > 0));
   calls.free(xt);
   return calls.keep(calls.firstColumns(acc, filterShape[3], [...filterShape]));
 }
@@ -117,11 +133,13 @@ function gemmInto(
 }
 
 /**
- * The method `auto` picks: `shiftedDy` for stride-1 layers whose Cout does not fill a GEMM panel (an RGB
+ * The method `auto` picks: Winograd where the forward conv would use it (convMethodFor), else `shiftedDy` for stride-1 layers whose Cout does not fill a GEMM panel (an RGB
  * output: its GEMM is (fh·fw·Cout) x Cin instead of (fh·fw·Cin) x 8 with 8 - Cout zero columns, and it needs
  * no channel-first copy of the large x), else `patches`.
  */
-export function chooseMethod(info: Pick<Conv2DInfo, 'strideHeight' | 'strideWidth' | 'inChannels' | 'outChannels'>): 'patches' | 'shiftedDy' {
+export function chooseMethod(info: Conv2DInfo, options: { winograd?: boolean } = {}): 'patches' | 'shiftedDy' | 'winograd2' | 'winograd4' {
+  const winograd = options.winograd === false ? 'direct' : convMethodFor(info);
+  if (winograd !== 'direct') return winograd;
   const strided = info.strideHeight > 1 || info.strideWidth > 1;
   return !strided && info.outChannels < TILE_COLS ? 'shiftedDy' : 'patches';
 }
@@ -149,7 +167,7 @@ interface Block {
 }
 
 /** Splits (batch, output rows) so that each block contracts at most `maxContraction` (b, oh, ow) terms. */
-export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeight' | 'outWidth'>): Block[] {
+export function contractionBlocks(info: Pick<Conv2DInfo, 'batchSize' | 'outHeight' | 'outWidth'>, maxContraction: number): Block[] {
   const { batchSize: batch, outHeight: oh, outWidth: ow } = info;
   const blocks: Block[] = [];
   const pixels = oh * ow;
@@ -255,7 +273,7 @@ function transposedConv(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info:
  * (dy taken as zero outside its bounds), a GEMM contracting over the pixels of x. Row (kh,kw,co) of A is, per
  * row of x, a run of a zero-bordered copy of dy read every Cout-th float; B is x, packed block by block.
  */
-function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo): TensorInfo {
+function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo, maxContraction: number): TensorInfo {
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outChannels: outC } = info;
   const { filterHeight: fh, filterWidth: fw, dilationHeight: dh, dilationWidth: dw } = info;
   const taps = fh * fw;
@@ -263,7 +281,7 @@ function shiftedDyGradient(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, in
   const [padH, padW] = [inH + (fh - 1) * dh, inW + (fw - 1) * dw];
   const cols = roundUp(inC);
   const acc = calls.empty([taps * outC, cols]);
-  const blocks = contractionBlocks({ batchSize: batch, outHeight: inH, outWidth: inW });
+  const blocks = contractionBlocks({ batchSize: batch, outHeight: inH, outWidth: inW }, maxContraction);
   blocks.forEach((block, n) => {
     // x rows (b, i) of the block are contiguous in x: they are B's rows.
     const k = block.nb * block.nr * inW;

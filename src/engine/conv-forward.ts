@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { KernelCalls } from './kernel-calls.js';
+import { conv2dWinograd, winogradApplies } from './conv-winograd.js';
 import { type GemmActivation, TILE_COLS, packPanels } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -34,31 +35,25 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
   const zeros = calls.zeros([inC]);
   const table = calls.empty([rows * taps], 'int32');
   const packed = calls.empty([taps * inC * cols]);
-  // Addresses and views are read after the last allocation (an allocation can move the heap's buffer).
-  const { heap, at } = calls.heap(filter, packed);
-  packPanels(heap, at[0]!, outC, taps * inC, outC, at[1]!);
+  // After the last allocation: views (see KernelCalls).
+  if (padded) {
+    const { heap, at } = calls.heap(filter, packed);
+    packPanels(heap, at[0]!, outC, taps * inC, outC, at[1]!);
+  } else simd.pack(calls.address(filter), outC, taps * inC, outC, calls.address(packed));
   if (padded && bias !== undefined) calls.view(bias).set(calls.view(epilogue.bias!));
-  const entries = calls.backend.typedArrayFromHeap(table) as Int32Array;
-  const xAddress = calls.address(x);
-  const zeroAddress = calls.address(zeros);
-  const pixelBytes = inC * 4;
-  const { top, left } = info.padInfo;
-  let e = 0;
-  for (let b = 0; b < batch; b++) {
-    for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++) {
-        for (let kh = 0; kh < fh; kh++) {
-          const ih = oh * sh - top + kh * dh;
-          const rowInside = ih >= 0 && ih < inH;
-          const rowAddress = xAddress + (b * inH + ih) * inW * pixelBytes;
-          for (let kw = 0; kw < fw; kw++) {
-            const iw = ow * sw - left + kw * dw;
-            entries[e++] = rowInside && iw >= 0 && iw < inW ? rowAddress + iw * pixelBytes : zeroAddress;
-          }
-        }
-      }
-    }
-  }
+  // Row (b, oh, ow)'s segments: the input pixel under each tap, or the zero run in the padding.
+  simd.addressTable(calls.address(table), {
+    batch,
+    grid: [outH, outW],
+    step: [sh, sw],
+    taps: [fh, fw],
+    dilation: [dh, dw],
+    origin: [info.padInfo.top, info.padInfo.left],
+    size: [inH, inW],
+    base: calls.address(x),
+    pixelBytes: inC * 4,
+    fallback: calls.address(zeros),
+  });
   simd.gemm({
     indirection: calls.address(table),
     segments: taps,
@@ -73,4 +68,38 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
     alpha: epilogue.leakyreluAlpha,
   });
   return calls.firstColumns(wide, outC, [batch, outH, outW, outC]);
+}
+
+/** How a forward conv runs: the direct GEMM conv above, or Winograd F(2x2, 3x3) / F(4x4, 3x3). */
+export type ConvMethod = 'direct' | 'winograd2' | 'winograd4';
+
+/** Fewest multiply-adds per image (as direct FLOPs) for which Winograd pays: 5 MFLOP. */
+const WINOGRAD_MIN_FLOP_PER_IMAGE = 5e6;
+
+/**
+ * The method for a conv, by a rule measured on this project's CPU (bench/RESULTS.md, "Winograd"): Winograd
+ * where it applies (3x3, stride 1, undilated, channels in fours) and the layer is wide enough for the
+ * transforms and the 16 or 36 GEMM calls per block to pay: at least 16 channels in and out and 5 MFLOP per
+ * image (16 -> 16 channels tie with direct at 24² and win 1.4x at 96²). F(4x4) unless the output is so small
+ * that F(2x2) does fewer multiplies (its tiles overhang the output less).
+ *
+ * The rule looks at one image, not the batch, so that a batch split over workers runs every image by the
+ * same method as in one thread (each image's output is then the same to the bit).
+ */
+export function convMethodFor(info: Conv2DInfo): ConvMethod {
+  if (!winogradApplies(info)) return 'direct';
+  const { inChannels: inC, outChannels: outC, outHeight: outH, outWidth: outW } = info;
+  const flopPerImage = 2 * outH * outW * 9 * inC * outC;
+  if (Math.min(inC, outC) < 16 || flopPerImage < WINOGRAD_MIN_FLOP_PER_IMAGE) return 'direct';
+  const multiplies = (m: number) => Math.ceil(outH / m) * Math.ceil(outW / m) * (m + 2) ** 2;
+  return multiplies(2) < multiplies(4) ? 'winograd2' : 'winograd4';
+}
+
+/**
+ * A forward conv by `method` (default: {@link convMethodFor}); a Winograd method where Winograd does not apply
+ * falls back to direct.
+ */
+export function conv2dForward(calls: KernelCalls, x: TensorInfo, filter: TensorInfo, info: Conv2DInfo, epilogue: ConvEpilogue = {}, method: ConvMethod = convMethodFor(info)): TensorInfo {
+  if (method === 'direct' || !winogradApplies(info)) return conv2dGemm(calls, x, filter, info, epilogue);
+  return conv2dWinograd(calls, x, filter, info, method === 'winograd2' ? 2 : 4, epilogue);
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { SimdKernels } from './wasm/kernels.js';
+import { SimdKernels } from './wasm/simd-kernels.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -22,7 +22,13 @@ export interface WasmBackendLike {
  * A kernel runs below the engine, so it cannot use `tf.*` ops (they would be recorded on the tape and
  * counted as tensors); it calls the backend's own kernel functions instead, and every intermediate
  * `TensorInfo` they return must be released with `backend.disposeData`. `KernelCalls` records every
- * intermediate; `keep` marks the one that becomes the kernel's output and `dispose` frees the rest.
+ * intermediate; `keep` marks the one that becomes the kernel's output and `dispose` frees the rest
+ * ({@link withKernelCalls} does the dispose).
+ *
+ * Heap addresses survive an allocation, views do not: an allocation (any kernel run, `empty`, `zeros`, ...)
+ * can grow the wasm memory, which replaces its buffer and detaches every typed array on it. So a byte
+ * address from {@link address} stays valid for the whole kernel, while a {@link view} or {@link heap} must be
+ * taken after the last allocation that precedes its use.
  */
 export class KernelCalls {
   private readonly temps: TensorInfo[] = [];
@@ -160,5 +166,18 @@ export class KernelCalls {
   dispose(): void {
     for (const t of this.temps) this.backend.disposeData(t.dataId);
     this.temps.length = 0;
+  }
+}
+
+/**
+ * Runs `body` with a {@link KernelCalls} on `backend`, then frees every intermediate `body` did not keep
+ * (also when it throws): the frame of each of otsr's kernel functions.
+ */
+export function withKernelCalls<T>(backend: unknown, backendName: string, body: (calls: KernelCalls) => T): T {
+  const calls = new KernelCalls(backend as WasmBackendLike, backendName);
+  try {
+    return body(calls);
+  } finally {
+    calls.dispose();
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { measureGemmSpeed } from '../../src/bench/gemm-speed.js';
-import { enableRelaxedSimdInNode } from '../../src/engine/wasm/kernels.js';
+import { enableRelaxedSimdInNode } from '../../src/engine/wasm/simd-kernels.js';
 
 test('measureGemmSpeed times the GEMM with multiply + add and, where relaxed SIMD is on, with FMA', async () => {
   await enableRelaxedSimdInNode();

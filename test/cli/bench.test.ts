@@ -17,7 +17,7 @@ test('otsr bench engine --quick --json prints one JSON object and writes it unde
     const r = runCli(['bench', 'engine', '--quick', '--json', '--steps', '1', '--reps', '1', '--out', out]);
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout);
-    for (const key of ['kernels', 'edsrStep', 'maxRelError', 'simdPeak', 'gemm', 'machine', 'date']) assert.ok(key in result, key);
+    for (const key of ['kernels', 'edsrStep', 'edsrStepDirect', 'maxRelError', 'simdPeak', 'gemm', 'machine', 'date']) assert.ok(key in result, key);
     assert.ok(result.maxRelError < 1e-4);
     assert.ok(result.edsrStep.ms > 0 && result.edsrStep.gflop > 0);
     const dx = result.kernels.find((k: { kernel: string }) => k.kernel === 'Conv2DBackpropInput');

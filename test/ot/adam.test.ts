@@ -91,3 +91,42 @@ test('creating and disposing an Adam leaves no tensors behind', async () => {
   assert.equal(tf.memory().numTensors, before);
   w.dispose();
 });
+
+test("otsr's fused Adam kernel on wasm gives the tf-op update bit for bit, over whole and partial SIMD quads", async () => {
+  await initBackend('wasm');
+  const { FUSED_ADAM } = await import('../../src/engine/kernels/otsr-adam.js');
+  const { registerWasmTrainingKernels } = await import('../../src/engine/wasm-kernels.js');
+  assert.ok(tf.getKernel(FUSED_ADAM, 'wasm'), 'registered for wasm');
+  // 4·16 + 3 floats: 16 SIMD quads and a tail of 3 done in JS.
+  const values = Array.from({ length: 67 }, (_, i) => Math.sin(i * 1.7) * 3);
+  const targets = Array.from({ length: 67 }, (_, i) => Math.cos(i * 0.3));
+  const run = (): Float32Array[] => {
+    const p = tf.variable(tf.tensor1d(values));
+    const target = tf.tensor1d(targets);
+    const opt = new Adam(new Map([['p', p]]), { lr: 0.05, beta1: 0.8, beta2: 0.95, eps: 1e-8 });
+    let tensors = 0;
+    for (let t = 0; t < 4; t++) {
+      const grads = tf.tidy(() => gradsFor(p, target));
+      opt.applyGradients(grads);
+      tf.dispose(Object.values(grads));
+      if (t === 0) tensors = tf.memory().numTensors;
+    }
+    assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
+    const state = opt.getState();
+    const out = [p.dataSync() as Float32Array, state.m.p!.dataSync() as Float32Array, state.v.p!.dataSync() as Float32Array];
+    disposeAdamState(state);
+    opt.dispose();
+    tf.dispose([p, target]);
+    return out;
+  };
+  const fused = run();
+  tf.unregisterKernel(FUSED_ADAM, 'wasm');
+  let ops: Float32Array[];
+  try {
+    ops = run();
+  } finally {
+    registerWasmTrainingKernels();
+  }
+  assert.ok(tf.getKernel(FUSED_ADAM, 'wasm'), 'registered again');
+  for (const [i, name] of ['p', 'm', 'v'].entries()) assert.deepEqual(fused[i], ops[i], name);
+});

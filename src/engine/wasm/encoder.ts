@@ -50,8 +50,11 @@ const Simd = {
   f32x4ExtractLane: 0x1f,
   f32x4Lt: 0x43,
   bitselect: 0x52,
+  f32x4Sqrt: 0xe3,
   f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
   f32x4Max: 0xe9,
   f32x4RelaxedMadd: 0x105,
 } as const;
@@ -127,6 +130,10 @@ export class WasmFunction {
   i32Load(offset = 0): this {
     return this.emit(0x28, 2, ...uleb128(offset));
   }
+  /** `i32.store`: (address, value), with a constant byte offset. */
+  i32Store(offset = 0): this {
+    return this.emit(0x36, 2, ...uleb128(offset));
+  }
   i32Add(): this {
     return this.emit(0x6a);
   }
@@ -184,8 +191,19 @@ export class WasmFunction {
   f32x4Add(): this {
     return this.simd(Simd.f32x4Add);
   }
+  /** `f32x4.sub`: (a, b) -> a - b. */
+  f32x4Sub(): this {
+    return this.simd(Simd.f32x4Sub);
+  }
   f32x4Mul(): this {
     return this.simd(Simd.f32x4Mul);
+  }
+  /** `f32x4.div`: (a, b) -> a / b. */
+  f32x4Div(): this {
+    return this.simd(Simd.f32x4Div);
+  }
+  f32x4Sqrt(): this {
+    return this.simd(Simd.f32x4Sqrt);
   }
   /**
    * `f32x4.relaxed_madd` (relaxed SIMD): (a, b, c) -> a·b + c, fused or not as the CPU does it. V8 emits one

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type GemmActivation, TILE_COLS, packPanels } from '../../../src/engine/wasm/gemm.js';
-import { SimdKernels, enableRelaxedSimdInNode, relaxedSimdSupported } from '../../../src/engine/wasm/kernels.js';
+import { SimdKernels, enableRelaxedSimdInNode, relaxedSimdSupported } from '../../../src/engine/wasm/simd-kernels.js';
 import { Rng } from '../../../src/util/rng.js';
 
 /** A bump allocator over a fresh memory, in floats. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SimdKernels } from '../../../src/engine/wasm/kernels.js';
+import { SimdKernels } from '../../../src/engine/wasm/simd-kernels.js';
 import { Rng } from '../../../src/util/rng.js';
 
 function heap(floats: number) {

@@ -1,0 +1,129 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ConvEpilogue } from './conv-forward.js';
+import type { KernelCalls } from './kernel-calls.js';
+import { TILE_COLS } from './wasm/gemm.js';
+import { WINOGRAD, type WinogradTile } from './wasm/winograd.js';
+
+type TensorInfo = tf.TensorInfo;
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
+
+/**
+ * Bytes of transformed data (V and M) per block of tiles: bounds the scratch on large images. Measured on
+ * the EDSR layers from 128 KiB to 8 MiB: below 1 MiB the 16 or 36 GEMM calls per block cost more than the
+ * cache saves; from 1 to 8 MiB the same within the noise.
+ */
+export const WINOGRAD_BLOCK_BYTES = 2 << 20;
+/** Padding after each transform position's row of V and M (one cache line). */
+export const WINOGRAD_PAD_BYTES = 64;
+
+/** Whether a conv can run as Winograd F(m x m, 3 x 3): 3x3, stride 1, no dilation, channels in fours. */
+export function winogradApplies(info: Conv2DInfo): boolean {
+  return (
+    info.filterHeight === 3 &&
+    info.filterWidth === 3 &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.inChannels % 4 === 0 &&
+    info.outChannels % 4 === 0
+  );
+}
+
+/**
+ * A forward NHWC 3x3 stride-1 conv as Winograd F(m x m, 3 x 3) (wasm/winograd.ts), m = `tile`: the output is
+ * cut into m x m tiles; per block of tiles, the input transform writes each transform position ξ's
+ * [tiles x Cin] matrix, one GEMM per ξ multiplies it by the transformed filter [Cin x Cout] (otsr's SIMD
+ * GEMM, packed B), and the output transform adds the bias, applies the activation and stores the tiles.
+ * Tiles reach their pixels through address tables, as the direct conv's rows do: the input padding and the
+ * tiles that overhang the output need no special code (a zero run, a scratch run). The result is one of
+ * `calls`' intermediates: the caller keeps it.
+ */
+export function conv2dWinograd(
+  calls: KernelCalls,
+  x: TensorInfo,
+  filter: TensorInfo,
+  info: Conv2DInfo,
+  tile: WinogradTile,
+  epilogue: ConvEpilogue = {},
+): TensorInfo {
+  if (!winogradApplies(info)) throw new Error('conv2dWinograd: not a 3x3 stride-1 undilated conv with channels in multiples of 4');
+  const simd = calls.simd();
+  const { m, n } = WINOGRAD[tile];
+  const positions = n * n;
+  const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW, outChannels: outC } = info;
+  const cols = Math.ceil(outC / TILE_COLS) * TILE_COLS;
+  const tilesH = Math.ceil(outH / m);
+  const tilesW = Math.ceil(outW / m);
+  const tiles = batch * tilesH * tilesW;
+  // V and M are [tile][ξ][channels] with ξ's rows padded by a cache line: a tile's transforms then read or
+  // write one contiguous run, where [ξ][tile] put the n² vectors of a tile a power-of-two stride apart, in
+  // one set of the L1 cache (measured: the output transform ran at a third of the speed).
+  const vRow = inC * 4 + WINOGRAD_PAD_BYTES;
+  const mRow = cols * 4 + WINOGRAD_PAD_BYTES;
+  const block = Math.min(tiles, Math.max(4, Math.floor(WINOGRAD_BLOCK_BYTES / (positions * (vRow + mRow)))));
+
+  const out = calls.empty([batch, outH, outW, outC]);
+  const zeros = calls.zeros([inC]);
+  const scratch = calls.empty([outC]);
+  const bias = epilogue.bias ?? calls.zeros([outC]);
+  const inTable = calls.empty([tiles * positions], 'int32');
+  const outTable = calls.empty([tiles * m * m], 'int32');
+  const rowTable = calls.empty([block * positions], 'int32');
+  // A last half panel (outC = 8k + 4) stays zero: the filter transform writes only outC columns.
+  const packed = cols === outC ? calls.empty([positions * cols * inC]) : calls.zeros([positions * cols * inC]);
+  const v = calls.empty([(block * positions * vRow) / 4]);
+  const mOut = calls.empty([(block * positions * mRow) / 4]);
+  // Addresses (which survive allocations, see KernelCalls) of what the kernels read and write.
+  const [xAt, outAt, vAt, mAt, packedAt] = [x, out, v, mOut, packed].map((t) => calls.address(t)) as [number, number, number, number, number];
+  const packedStride = cols * inC * 4;
+  simd.winogradFilter(tile, calls.address(filter), inC, outC, packedAt, packedStride);
+  const inTableAt = calls.address(inTable);
+  const outTableAt = calls.address(outTable);
+  const rowTableAt = calls.address(rowTable);
+  const grid = { batch, grid: [tilesH, tilesW] as [number, number], step: [m, m] as [number, number], dilation: [1, 1] as [number, number] };
+  simd.addressTable(inTableAt, {
+    ...grid,
+    taps: [n, n],
+    origin: [info.padInfo.top, info.padInfo.left],
+    size: [inH, inW],
+    base: xAt,
+    pixelBytes: inC * 4,
+    fallback: calls.address(zeros),
+  });
+  simd.addressTable(outTableAt, { ...grid, taps: [m, m], origin: [0, 0], size: [outH, outW], base: outAt, pixelBytes: outC * 4, fallback: calls.address(scratch) });
+  // The GEMM of position ξ gathers its rows (one per tile of a block) from V through this table (small).
+  const rows = calls.backend.typedArrayFromHeap(rowTable) as Int32Array;
+  for (let xi = 0; xi < positions; xi++) for (let t = 0; t < block; t++) rows[xi * block + t] = vAt + (t * positions + xi) * vRow;
+
+  const biasAt = calls.address(bias);
+  for (let t0 = 0; t0 < tiles; t0 += block) {
+    const count = Math.min(block, tiles - t0);
+    simd.winogradInput(tile, inTableAt + t0 * positions * 4, count, inC, vAt, vRow, positions * vRow);
+    for (let xi = 0; xi < positions; xi++) {
+      simd.gemm({
+        indirection: rowTableAt + xi * block * 4,
+        segments: 1,
+        segmentLength: inC,
+        packedB: packedAt + xi * packedStride,
+        out: mAt + xi * mRow,
+        outStride: (positions * mRow) / 4,
+        rows: count,
+        cols,
+      });
+    }
+    simd.winogradOutput(tile, epilogue.activation ?? 'linear', {
+      table: outTableAt + t0 * m * m * 4,
+      tiles: count,
+      channels: outC,
+      src: mAt,
+      xiStride: mRow,
+      rowBytes: positions * mRow,
+      bias: biasAt,
+      alpha: epilogue.leakyreluAlpha,
+    });
+  }
+  for (const t of [zeros, scratch, inTable, outTable, rowTable, packed, v, mOut]) calls.free(t);
+  if (epilogue.bias === undefined) calls.free(bias);
+  return out;
+}
