@@ -120,7 +120,7 @@ test('--init: the map starts from a saved model and the cost measures from it, i
     train(tinyConfig({ init, map: { ...tinyConfig().map, nFeats: 8 } as never }), refused),
     /--init .*architecture .* is not the run's map/,
   );
-  await assert.rejects(fs.stat(path.dirname(refused) + '/run'), /ENOENT/, 'a refused start writes nothing');
+  await assert.rejects(fs.stat(refused), /ENOENT/, 'a refused start writes nothing');
 });
 
 test('cancelling saves a checkpoint at the current step; a second start without --resume is refused', async () => {
