@@ -1,8 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { WINOGRAD_BLOCK_BYTES, WINOGRAD_PAD_BYTES, winogradApplies } from './conv-winograd.js';
+import { WINOGRAD_BLOCK_BYTES, winogradApplies, winogradGeometry } from './conv-winograd.js';
 import type { KernelCalls } from './kernel-calls.js';
-import { TILE_COLS } from './wasm/gemm.js';
-import { WINOGRAD, type WinogradTile } from './wasm/winograd.js';
+import type { WinogradTile } from './wasm/winograd.js';
 
 type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -18,14 +17,8 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 export function conv2dBackpropFilterWinograd(calls: KernelCalls, x: TensorInfo, dy: TensorInfo, info: Conv2DInfo, tile: WinogradTile): TensorInfo {
   if (!winogradApplies(info)) throw new Error('conv2dBackpropFilterWinograd: not a 3x3 stride-1 undilated conv with channels in multiples of 4');
   const simd = calls.simd();
-  const { m, n } = WINOGRAD[tile];
-  const positions = n * n;
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW, outChannels: outC } = info;
-  const cols = Math.ceil(outC / TILE_COLS) * TILE_COLS;
-  const tilesH = Math.ceil(outH / m);
-  const tilesW = Math.ceil(outW / m);
-  const tiles = batch * tilesH * tilesW;
-  const vRow = inC * 4 + WINOGRAD_PAD_BYTES;
+  const { m, n, positions, cols, tilesH, tilesW, tiles, vRow } = winogradGeometry(info, tile);
   const block = Math.min(tiles, Math.max(4, Math.floor(WINOGRAD_BLOCK_BYTES / (positions * (vRow + cols * 4)))));
 
   const dw = calls.empty([3, 3, inC, outC]);

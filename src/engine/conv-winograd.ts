@@ -31,6 +31,27 @@ export function winogradApplies(info: Conv2DInfo): boolean {
 }
 
 /**
+ * How a conv's output is cut into Winograd tiles, shared by the forward conv and the filter gradient: output tile
+ * side m, transform side n (positions = n²), the tile grid, the GEMM's padded column count for Cout, and the bytes
+ * of one position's row of V (Cin floats plus a cache line).
+ */
+export function winogradGeometry(info: Conv2DInfo, tile: WinogradTile) {
+  const { m, n } = WINOGRAD[tile];
+  const tilesH = Math.ceil(info.outHeight / m);
+  const tilesW = Math.ceil(info.outWidth / m);
+  return {
+    m,
+    n,
+    positions: n * n,
+    cols: Math.ceil(info.outChannels / TILE_COLS) * TILE_COLS,
+    tilesH,
+    tilesW,
+    tiles: info.batchSize * tilesH * tilesW,
+    vRow: info.inChannels * 4 + WINOGRAD_PAD_BYTES,
+  };
+}
+
+/**
  * A forward NHWC 3x3 stride-1 conv as Winograd F(m x m, 3 x 3) (wasm/winograd.ts), m = `tile`: the output is
  * cut into m x m tiles; per block of tiles, the input transform writes each transform position ξ's
  * [tiles x Cin] matrix, one GEMM per ξ multiplies it by the transformed filter [Cin x Cout] (otsr's SIMD
@@ -49,17 +70,11 @@ export function conv2dWinograd(
 ): TensorInfo {
   if (!winogradApplies(info)) throw new Error('conv2dWinograd: not a 3x3 stride-1 undilated conv with channels in multiples of 4');
   const simd = calls.simd();
-  const { m, n } = WINOGRAD[tile];
-  const positions = n * n;
   const { batchSize: batch, inHeight: inH, inWidth: inW, inChannels: inC, outHeight: outH, outWidth: outW, outChannels: outC } = info;
-  const cols = Math.ceil(outC / TILE_COLS) * TILE_COLS;
-  const tilesH = Math.ceil(outH / m);
-  const tilesW = Math.ceil(outW / m);
-  const tiles = batch * tilesH * tilesW;
   // V and M are [tile][ξ][channels] with ξ's rows padded by a cache line: a tile's transforms then read or
   // write one contiguous run, where [ξ][tile] put the n² vectors of a tile a power-of-two stride apart, in
   // one set of the L1 cache (measured: the output transform ran at a third of the speed).
-  const vRow = inC * 4 + WINOGRAD_PAD_BYTES;
+  const { m, n, positions, cols, tilesH, tilesW, tiles, vRow } = winogradGeometry(info, tile);
   const mRow = cols * 4 + WINOGRAD_PAD_BYTES;
   const block = Math.min(tiles, Math.max(4, Math.floor(WINOGRAD_BLOCK_BYTES / (positions * (vRow + mRow)))));
 
