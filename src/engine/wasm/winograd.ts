@@ -259,8 +259,7 @@ export function winogradFilterFunction(tile: WinogradTile): WasmFunction {
   f.i32Const(0).set(c);
   f.loop(); // quads of output channels
   f.get(src).get(ci).get(channelBytes).i32Mul().i32Add().get(c).i32Const(16).i32Mul().i32Add().set(from);
-  f.get(dst).get(c).i32Const(-2).i32And().get(halfPanelBytes).i32Mul().i32Add();
-  f.get(ci).i32Const(32).i32Mul().i32Add().get(c).i32Const(1).i32And().i32Const(16).i32Mul().i32Add().set(to);
+  setPanelAddress(f, to, dst, c, ci, halfPanelBytes);
   transform(
     (a, b) => f.get(from).get(tapBytes).i32Const(3 * a + b).i32Mul().i32Add().v128Load(0),
     (i, j, push) => {
@@ -274,6 +273,15 @@ export function winogradFilterFunction(tile: WinogradTile): WasmFunction {
   f.get(ci).i32Const(1).i32Add().tee(ci).get(inChannels).i32LtU().brIf(0);
   f.end();
   return f;
+}
+
+/**
+ * Sets local `to` to where channel quad `c` of row `row` (a GEMM row: an input channel, or a tile) goes in packed
+ * GEMM panels of 8 columns at `dst`: (c & ~1)·halfPanelBytes + 32·row + 16·(c & 1) bytes. All are locals.
+ */
+function setPanelAddress(f: WasmFunction, to: number, dst: number, c: number, row: number, halfPanelBytes: number): void {
+  f.get(dst).get(c).i32Const(-2).i32And().get(halfPanelBytes).i32Mul().i32Add();
+  f.get(row).i32Const(32).i32Mul().i32Add().get(c).i32Const(1).i32And().i32Const(16).i32Mul().i32Add().set(to);
 }
 
 /**
@@ -304,8 +312,7 @@ export function winogradDyFunction(tile: WinogradTile): WasmFunction {
   f.get(table).get(t).i32Const(m * m * 4).i32Mul().i32Add().set(entries);
   f.i32Const(0).set(c);
   f.loop(); // quads of channels
-  f.get(dst).get(c).i32Const(-2).i32And().get(halfPanelBytes).i32Mul().i32Add();
-  f.get(t).i32Const(32).i32Mul().i32Add().get(c).i32Const(1).i32And().i32Const(16).i32Mul().i32Add().set(to);
+  setPanelAddress(f, to, dst, c, t, halfPanelBytes);
   transform(
     (i, j) => f.get(entries).i32Load(4 * (i * m + j)).get(c).i32Const(16).i32Mul().i32Add().v128Load(0),
     (i, j, push) => {
