@@ -5,7 +5,6 @@
  * that the workers' shards average to the whole batch's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { type PerceptualNet, perceptualDistance } from '../metrics/perceptual.js';
 import type { Module } from '../nn/module.js';
 import type { TransportCost } from './cost.js';
 
@@ -57,37 +56,9 @@ export function criticObjective(
   return { loss: tf.add(gap, tf.mul(gp, gpWeight)) as tf.Scalar, gp };
 }
 
-/** A perceptual term of the pretraining objective: the network and its weight (0: none). */
-export interface PerceptualTerm {
-  net: PerceptualNet;
-  weight: number;
-}
-
-/**
- * Side of the window grid over which the perceptual term is measured: MobileNetV2's strided layers sample an
- * image on a fixed grid, and crops always start on the map's own output grid (a whole LR pixel), so a loss seen
- * through one grid phase rewards a periodic pattern at that phase (a dot grid after 400 updates, bench/RESULTS.md).
- * Each update measures on the window shifted by another (dy, dx) in [0, 4)², so no phase is favoured.
- */
-export const PERCEPTUAL_PHASES = 4;
-
-/**
- * The pretraining objective on aligned pairs: E |T(x) − y| (L1, as EDSR and ESRGAN's PSNR stage use), plus, with
- * `perceptual`, w·E d(T(x), y) in the perceptual (otsr features) distance (as ESRGAN's perceptual stage adds a
- * VGG feature loss): L1 alone gives the mean of the plausible HR crops, which is smooth; the feature term rewards
- * the edges and texture that the mean loses. `update` (the map optimizer's update count) picks the window phase
- * of the perceptual term ({@link PERCEPTUAL_PHASES}), so resumed runs and workers measure alike. Images are in
- * [-1, 1]; the distance reads them in [0, 1].
- */
-export function pairedObjective(map: Module, x: tf.Tensor, y: tf.Tensor, perceptual?: PerceptualTerm, update = 0): tf.Scalar {
-  const tx = map.apply(x);
-  const l1 = tf.mean(tf.abs(tf.sub(tx, y))) as tf.Scalar;
-  if (!perceptual || perceptual.weight === 0) return l1;
-  const n = PERCEPTUAL_PHASES;
-  const [dy, dx] = [Math.floor(update / n) % n, update % n];
-  const [b, h, w, c] = tx.shape as [number, number, number, number];
-  const window = (t: tf.Tensor) => tf.add(tf.mul(tf.slice(t, [0, dy, dx, 0], [b, h - n, w - n, c]), 0.5), 0.5) as tf.Tensor4D;
-  return tf.add(l1, tf.mul(tf.mean(perceptualDistance(perceptual.net, window(tx), window(y))), perceptual.weight)) as tf.Scalar;
+/** The pretraining objective on aligned pairs: E |T(x) − y| (L1, as EDSR and ESRGAN's PSNR stage use). */
+export function pairedObjective(map: Module, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.mean(tf.abs(tf.sub(map.apply(x), y))) as tf.Scalar;
 }
 
 /** Supervised updates in one pretraining step: as many as an OTS step's map updates at the default k. */

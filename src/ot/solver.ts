@@ -5,7 +5,7 @@ import type { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { Adam, type AdamState, assignChecked } from './adam.js';
 import type { CostState } from './cost.js';
-import { PAIRED_UPDATES_PER_STEP, type PerceptualTerm, type PretrainSchedule, mapObjective, pairedObjective, pretrainRate } from './objectives.js';
+import { PAIRED_UPDATES_PER_STEP, type PretrainSchedule, mapObjective, pairedObjective, pretrainRate } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
 import type { PairSampler } from '../data/synthetic-pairs.js';
 
@@ -123,8 +123,6 @@ export interface PretrainOptions {
   lr?: number;
   /** Default constant. */
   schedule?: PretrainSchedule;
-  /** A perceptual term added to the L1 loss (see {@link pairedObjective}); default none. */
-  perceptual?: PerceptualTerm;
 }
 
 /** `value` if it is a positive integer; otherwise an Error naming the option `name`. */
@@ -295,7 +293,7 @@ export abstract class OtSolver {
       const { x, y } = await this.pretrain!.pairs.samplePairs(this.batchSize);
       try {
         const loss = tf.tidy(() => {
-          const { value, grads } = tf.variableGrads(() => pairedObjective(this.map, x, y, this.pretrain!.perceptual, this.mapOptimizer.iterations), this.map.trainableVariables());
+          const { value, grads } = tf.variableGrads(() => pairedObjective(this.map, x, y), this.map.trainableVariables());
           const { lr = this.mapOptimizer.lr, schedule = 'constant', steps } = this.pretrain!;
           this.mapOptimizer.applyGradients(grads, pretrainRate(lr, schedule, this.mapOptimizer.iterations, steps));
           return value;

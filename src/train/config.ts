@@ -42,11 +42,6 @@ export interface TrainConfig {
   pretrainLearningRate?: number;
   /** `cosine`: the pretraining rate falls from `pretrainLearningRate` to 0 over the pretraining steps. Absent: constant. */
   pretrainSchedule?: PretrainSchedule;
-  /**
-   * Weight of the perceptual (otsr features) term that pretraining adds to its L1 loss (ot/objectives.ts'
-   * pairedObjective). Absent in runs saved before it existed: 0.
-   */
-  pretrainPerceptual?: number;
   /** How pretraining pairs are made: `blind` (a random degradation per crop), `bicubic`, or `blur=S,noise=N,jpeg=Q`. Absent: blind. */
   degradation?: string;
   /**
@@ -108,7 +103,6 @@ export const DEFAULT_TRAIN_CONFIG = {
   pretrainSteps: 1500,
   pretrainLearningRate: 5e-4,
   pretrainSchedule: 'cosine' as PretrainSchedule,
-  pretrainPerceptual: 0,
   degradation: 'blind',
   seed: 1,
   checkpointEvery: 25,
@@ -145,7 +139,6 @@ export function validateConfig(c: TrainConfig): void {
   if (c.pretrainSteps !== undefined && !(Number.isInteger(c.pretrainSteps) && c.pretrainSteps >= 0)) {
     throw new UsageError(`--pretrain-steps must be an integer >= 0, got ${c.pretrainSteps}`);
   }
-  if (c.pretrainPerceptual !== undefined && !(c.pretrainPerceptual >= 0)) throw new UsageError(`--pretrain-perceptual must be >= 0, got ${c.pretrainPerceptual}`);
   if (c.degradation !== undefined) parseDegradation(c.degradation);
   if (c.pretrainSchedule !== undefined && c.pretrainSchedule !== 'constant' && c.pretrainSchedule !== 'cosine') {
     throw new UsageError(`--pretrain-schedule must be constant or cosine, got ${String(c.pretrainSchedule)}`);
@@ -166,7 +159,7 @@ export function validateConfig(c: TrainConfig): void {
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
   const fixed: (keyof TrainConfig)[] = [
     'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate',
-    'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'pretrainPerceptual', 'degradation', 'init',
+    'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation', 'init',
   ];
   const withDefaults = (c: TrainConfig): TrainConfig => ({
     ...c,
@@ -175,7 +168,6 @@ export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | u
     pretrainSteps: c.pretrainSteps ?? 0,
     pretrainLearningRate: c.pretrainLearningRate ?? c.learningRate,
     pretrainSchedule: c.pretrainSchedule ?? 'constant',
-    pretrainPerceptual: c.pretrainPerceptual ?? 0,
     degradation: c.degradation ?? 'blind',
   });
   [saved, now] = [withDefaults(saved), withDefaults(now)];

@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ParallelStep, ParallelTask, WorkerInfo } from '../engine/parallel/protocol.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import type { ArchSpec } from '../nn/module.js';
-import { PerceptualNet } from '../metrics/perceptual.js';
 import { buildModule } from '../nn/registry.js';
 import { Adam } from '../ot/adam.js';
 import { ReferenceCost } from '../ot/cost.js';
@@ -37,8 +36,6 @@ export interface OtTaskOptions {
   /** Adam learning rate of the pretraining updates (on the map's optimizer), and its schedule. */
   pretrainLr: number;
   pretrainSchedule: PretrainSchedule;
-  /** Weight of the perceptual term of pretraining (0: L1 alone). */
-  pretrainPerceptual: number;
   /** The map starts from given weights (`--init`), which the cost measures from: its frozen reference is set by setState. */
   startsFromMap?: boolean;
 }
@@ -70,11 +67,10 @@ export const OT_STEPS = { ots: ['map', 'potential', 'paired'], gan: ['critic', '
  * - `map` {x}: w·c(x, T(x)) − f(T(x)) on the map (metric `cost`);
  * - `potential` {x, y}: f(T(x)) − f(y) on the potential (OTS);
  * - `critic` {x, y, eta}: the WGAN-GP critic objective, eta [B,1,1,1] drawn by the caller (GAN; metric `gp`);
- * - `paired` {x, y}: pretraining, E|T(x) − y| (+ the perceptual term) on aligned synthetic pairs, on the map.
+ * - `paired` {x, y}: pretraining, E|T(x) − y| on aligned synthetic pairs, on the map.
  * Command `afterStep` (args: the outer step just completed) lets the cost refresh its reference.
  */
-export async function createTask(o: OtTaskOptions, _info?: WorkerInfo): Promise<ParallelTask> {
-  const perceptualNet = await loadPretrainPerceptual(o);
+export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
   const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
   const map = buildModule(o.map, { seed: o.mapSeed, upsampler });
   const potential = buildModule(o.potential, { seed: o.mapSeed + 1 });
@@ -106,7 +102,7 @@ export async function createTask(o: OtTaskOptions, _info?: WorkerInfo): Promise<
   };
   const pairedStep: ParallelStep = {
     params: map.params,
-    loss: ({ x, y }) => pairedObjective(map, x!, y!, perceptualNet && { net: perceptualNet, weight: o.pretrainPerceptual }, mapAdam.iterations),
+    loss: ({ x, y }) => pairedObjective(map, x!, y!),
     update: (g) => mapAdam.applyGradients(g, pretrainRate(o.pretrainLr, o.pretrainSchedule, mapAdam.iterations, o.pretrainSteps)),
   };
 
@@ -139,12 +135,6 @@ export async function createTask(o: OtTaskOptions, _info?: WorkerInfo): Promise<
       cost.dispose();
       map.dispose();
       potential.dispose();
-      perceptualNet?.dispose();
     },
   };
-}
-
-/** The perceptual network that pretraining's loss needs (undefined when it has no perceptual term). */
-export async function loadPretrainPerceptual(o: Pick<OtTaskOptions, 'pretrainSteps' | 'pretrainPerceptual'>): Promise<PerceptualNet | undefined> {
-  return o.pretrainSteps > 0 && o.pretrainPerceptual > 0 ? PerceptualNet.load() : undefined;
 }

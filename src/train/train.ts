@@ -19,7 +19,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, resumeMismatch, validateConfig } from './config.js';
 import { JsonlLog } from './log.js';
 import { ParallelSolver } from './parallel-solver.js';
-import { type OtTaskOptions, loadPretrainPerceptual, runCost } from './parallel-task.js';
+import { type OtTaskOptions, runCost } from './parallel-task.js';
 import { runPaths } from './run-dir.js';
 import { solverStateFromCheckpoint, solverStateToCheckpoint } from './solver-checkpoint.js';
 import { Validator } from './validate.js';
@@ -209,7 +209,6 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     const potential = buildModule(config.potential, { seed: config.seed + 1 });
     const task = otTaskOptions(config);
     const cost = runCost(task);
-    const perceptualNet = data.pairs ? await loadPretrainPerceptual(task) : undefined;
     const problem = { source: data.lr, target: data.hr, cost };
     // historyLimit 0: the losses go to log.jsonl, so neither memory nor checkpoints grow with the steps.
     const common = {
@@ -218,17 +217,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
       mapLr: task.mapLr,
       potentialLr: task.potentialLr,
       historyLimit: 0,
-      ...(data.pairs
-        ? {
-            pretrain: {
-              pairs: data.pairs,
-              steps: pretrainSteps,
-              lr: task.pretrainLr,
-              schedule: task.pretrainSchedule,
-              ...(perceptualNet ? { perceptual: { net: perceptualNet, weight: task.pretrainPerceptual } } : {}),
-            },
-          }
-        : {}),
+      ...(data.pairs ? { pretrain: { pairs: data.pairs, steps: pretrainSteps, lr: task.pretrainLr, schedule: task.pretrainSchedule } } : {}),
     };
     const solver: OtSolver =
       config.solver === 'ots'
@@ -264,7 +253,6 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
       solver.dispose();
       cost.dispose();
       potential.dispose();
-      perceptualNet?.dispose();
     }
   } finally {
     map.dispose();
@@ -335,7 +323,6 @@ export function otTaskOptions(config: TrainConfig): OtTaskOptions {
     pretrainSteps: config.pretrainSteps ?? 0,
     pretrainLr: config.pretrainLearningRate ?? config.learningRate,
     pretrainSchedule: config.pretrainSchedule ?? 'constant',
-    pretrainPerceptual: config.pretrainPerceptual ?? 0,
     ...(config.init !== undefined ? { startsFromMap: true } : {}),
   };
 }

@@ -34,7 +34,6 @@ export function trainCommand(): Command {
     .option('--init <model>', 'start the map from this otsr model folder (e.g. models/unpaired-x4, to adapt it to your folders) instead of a random init; the cost then measures from it, --arch defaults to its architecture and --pretrain-steps to 0')
     .option('--pretrain-learning-rate <lr>', 'Adam learning rate of the pretraining steps', floatOption('--pretrain-learning-rate', 0), D.pretrainLearningRate)
     .addOption(new Option('--pretrain-schedule <name>', 'pretraining learning rate: constant, or cosine (down to 0 at the end of pretraining)').choices(['constant', 'cosine']).default(D.pretrainSchedule))
-    .option('--pretrain-perceptual <w>', 'weight of the perceptual (otsr features) loss that pretraining adds to its L1 loss, for edges and texture that L1 alone smooths away (0: L1 alone)', floatOption('--pretrain-perceptual', 0), D.pretrainPerceptual)
     .option('--degradation <spec>', 'how pretraining pairs are made from the HR photos: blind (a random blur, noise and JPEG per crop), bicubic, or blur=S,noise=N,jpeg=Q (a known degradation: the supervised oracle)', D.degradation)
     .option('--val-lr <dir>', 'paired validation LR folder (PSNR/SSIM during training)')
     .option('--val-hr <dir>', 'paired validation HR folder')
@@ -71,7 +70,6 @@ export function trainCommand(): Command {
         pretrainSteps,
         pretrainLearningRate: o.pretrainLearningRate,
         pretrainSchedule: o.pretrainSchedule,
-        pretrainPerceptual: o.pretrainPerceptual,
         degradation: o.degradation,
         ...(o.init !== undefined ? { init: o.init } : {}),
         ...(o.valLr ? { valLr: o.valLr } : {}),
