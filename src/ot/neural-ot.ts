@@ -3,6 +3,9 @@ import { potentialObjective } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
 import { type CommonSolverOptions, OtSolver, type StepLosses, positiveInteger, readScalar } from './solver.js';
 
+/** NeuralOT's Adam (beta1, beta2): the reference code's torch defaults. */
+export const NEURAL_OT_BETAS: readonly [number, number] = [0.9, 0.999];
+
 export interface NeuralOTOptions extends CommonSolverOptions {
   /** k: map updates per potential update. Default 10. */
   mapSteps?: number;
@@ -32,7 +35,7 @@ export class NeuralOT extends OtSolver {
     const mapSteps = positiveInteger('mapSteps', options.mapSteps ?? 10);
     const costWeight = options.costWeight ?? 1;
     if (!(costWeight > 0 && Number.isFinite(costWeight))) throw new Error(`costWeight must be a positive number, got ${costWeight}`);
-    super(problem, networks, options, [0.9, 0.999]);
+    super(problem, networks, options, [...NEURAL_OT_BETAS]);
     this.mapSteps = mapSteps;
     this.costWeight = costWeight;
   }

@@ -3,6 +3,11 @@ import { criticObjective } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
 import { type CommonSolverOptions, OtSolver, type StepLosses, positiveInteger, readScalar } from './solver.js';
 
+/** The GAN's Adam (beta1, beta2), WGAN-GP's. */
+export const GAN_BETAS: readonly [number, number] = [0, 0.9];
+/** Default weight of the gradient penalty (WGAN-GP's). */
+export const GAN_GP_WEIGHT = 10;
+
 export interface RegularizedGANOptions extends CommonSolverOptions {
   /** λ, the weight of the transport cost in the map's loss; 0 gives a plain WGAN-GP. Default 1. */
   lambda?: number;
@@ -29,10 +34,10 @@ export class RegularizedGAN extends OtSolver {
     const lambda = options.lambda ?? 1;
     if (!(lambda >= 0)) throw new Error(`lambda must be >= 0, got ${lambda}`);
     const criticSteps = positiveInteger('criticSteps', options.criticSteps ?? 10);
-    super(problem, networks, options, [0, 0.9]);
+    super(problem, networks, options, [...GAN_BETAS]);
     this.lambda = lambda;
     this.criticSteps = criticSteps;
-    this.gpWeight = options.gpWeight ?? 10;
+    this.gpWeight = options.gpWeight ?? GAN_GP_WEIGHT;
   }
 
   protected async runStep(): Promise<Omit<StepLosses, 'step'>> {

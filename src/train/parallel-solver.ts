@@ -8,7 +8,7 @@ import type { Module } from '../nn/module.js';
 import type { AdamState } from '../ot/adam.js';
 import { type StepLosses, type SolverState, drawBatch } from '../ot/solver.js';
 import { Rng } from '../util/rng.js';
-import type { OtTaskOptions } from './parallel-task.js';
+import type { OtTaskOptions } from './run-spec.js';
 
 export interface ParallelSolverOptions {
   /** Worker threads (at least 1, at most `batchSize`). */

@@ -5,58 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParallelStep, ParallelTask, WorkerInfo } from '../engine/parallel/protocol.js';
-import { upsampleBicubic } from '../image/resize-tensor.js';
-import type { ArchSpec } from '../nn/module.js';
-import { buildModule } from '../nn/registry.js';
 import { Adam } from '../ot/adam.js';
-import { ReferenceCost } from '../ot/cost.js';
-import { type PretrainSchedule, criticObjective, mapObjective, pairedObjective, potentialObjective, pretrainRate } from '../ot/objectives.js';
+import { criticObjective, mapObjective, pairedObjective, potentialObjective, pretrainRate } from '../ot/objectives.js';
 import { modulesTaskState } from '../ot/task-state.js';
-
-/** Everything a worker needs to build the run's networks and updates (structured-cloneable). */
-export interface OtTaskOptions {
-  solver: 'ots' | 'gan';
-  map: ArchSpec;
-  potential: ArchSpec;
-  /** Init seeds: the map's (the potential's is `mapSeed + 1`, as in otsr train). */
-  mapSeed: number;
-  /** Factor of the cost's bicubic reference U. */
-  scale: number;
-  /** Refresh U to a frozen copy of the map every this many outer steps (0: never). */
-  refreshEvery: number;
-  mapLr: number;
-  potentialLr: number;
-  betas: [number, number];
-  /** Weight of the transport cost in the map's loss: OTS's cost weight, the GAN's λ. */
-  costWeight: number;
-  /** GAN only: weight of the gradient penalty. */
-  gpWeight: number;
-  /** Outer steps of supervised pretraining on synthetic pairs before the solver's own (0: none). */
-  pretrainSteps: number;
-  /** Adam learning rate of the pretraining updates (on the map's optimizer), and its schedule. */
-  pretrainLr: number;
-  pretrainSchedule: PretrainSchedule;
-  /** The map starts from given weights (`--init`), which the cost measures from: its frozen reference is set by setState. */
-  startsFromMap?: boolean;
-}
-
-/**
- * The transport cost of a run: c(x, T(x)) = ½·mean((U(x) − T(x))²) with U bicubic (or, with `startsFromMap`, the
- * map's starting weights, set through setState), replaced by a frozen copy of the map after pretraining (so the
- * cost measures from the pretrained map) and every `refreshEvery` steps.
- */
-export function runCost(o: Pick<OtTaskOptions, 'map' | 'scale' | 'refreshEvery' | 'pretrainSteps' | 'startsFromMap'>): ReferenceCost {
-  const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
-  const refresh = {
-    ...(o.refreshEvery > 0 ? { every: o.refreshEvery } : {}),
-    ...(o.pretrainSteps > 0 ? { at: o.pretrainSteps } : {}),
-  };
-  const frozen = Object.keys(refresh).length > 0 || o.startsFromMap === true;
-  return new ReferenceCost({
-    reference: (x) => upsampleBicubic(x as tf.Tensor4D, o.scale),
-    ...(frozen ? { refresh: { ...refresh, frozen: buildModule(o.map, { upsampler }) } } : {}),
-  });
-}
+import { type OtTaskOptions, buildNetworks } from './run-spec.js';
 
 /** Step names and inputs: OTS `map` {x}, `potential` {x, y}; GAN `critic` {x, y, eta}, `map` {x}; both `paired` {x, y}. */
 export const OT_STEPS = { ots: ['map', 'potential', 'paired'], gan: ['critic', 'map', 'paired'] } as const;
@@ -71,10 +23,7 @@ export const OT_STEPS = { ots: ['map', 'potential', 'paired'], gan: ['critic', '
  * Command `afterStep` (args: the outer step just completed) lets the cost refresh its reference.
  */
 export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
-  const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
-  const map = buildModule(o.map, { seed: o.mapSeed, upsampler });
-  const potential = buildModule(o.potential, { seed: o.mapSeed + 1 });
-  const cost = runCost(o);
+  const { map, potential, cost } = buildNetworks(o);
   const [beta1, beta2] = o.betas;
   const mapAdam = new Adam(map.params, { lr: o.mapLr, beta1, beta2 });
   const potentialAdam = new Adam(potential.params, { lr: o.potentialLr, beta1, beta2 });

@@ -8,18 +8,15 @@ import { defaultWorkers } from '../engine/parallel/index.js';
 import { InputError, OtsrError, UsageError } from '../errors.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import type { Module } from '../nn/module.js';
-import { buildModule } from '../nn/registry.js';
 import { loadModel, saveModel } from '../nn/serialize-node.js';
-import { NeuralOT } from '../ot/neural-ot.js';
-import { RegularizedGAN } from '../ot/regularized-gan.js';
-import { type OtSolver, type SolverState, type StepLosses, disposeSolverState } from '../ot/solver.js';
+import { type SolverState, type StepLosses, disposeSolverState } from '../ot/solver.js';
 import { checkWritableFolder, nearestExisting, removeStaleTemps, writeError, writeFileAtomic } from '../util/atomic-write.js';
 import { type ProgressEvent, RateMeter } from '../util/progress.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, resumeMismatch, validateConfig } from './config.js';
 import { JsonlLog } from './log.js';
 import { ParallelSolver } from './parallel-solver.js';
-import { type OtTaskOptions, runCost } from './parallel-task.js';
+import { buildMap, buildNetworks, buildSolver, otTaskOptions } from './run-spec.js';
 import { runPaths } from './run-dir.js';
 import { solverStateFromCheckpoint, solverStateToCheckpoint } from './solver-checkpoint.js';
 import { Validator } from './validate.js';
@@ -63,7 +60,7 @@ export function defaultTrainWorkers(batch: number): number {
 }
 
 /**
- * What the loop needs of a solver: the in-process OtSolver or the {@link ParallelSolver} over worker threads.
+ * What the loop needs of a solver: the in-process solver (run-spec.ts' buildSolver) or the {@link ParallelSolver} over worker threads.
  * `syncMap` brings this thread's map up to date before it is used here (samples, validation, export).
  */
 interface LoopSolver {
@@ -134,11 +131,12 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   const { pairs } = data;
   if (pairs) tf.dispose(Object.values(await withoutAdvancing(pairs, () => pairs.samplePairs(1))));
   const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
-  const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
-  const map = buildModule(config.map, { seed: config.seed, upsampler });
+  const task = otTaskOptions(config);
+  const map = buildMap(task);
   // On resume the checkpoint holds the weights; a fresh run reads --init now, before anything is written.
   const initWeights = config.init !== undefined && !options.resume ? await readInitWeights(config) : undefined;
   const workers = config.workers!;
+  const innerSteps = config.solver === 'ots' ? config.kMap : config.nCritic;
   const log = new JsonlLog(paths.log);
   const run: RunState = { secondsBefore: 0, workers };
   /** Restores the checkpoint into the solver (`setState`), truncating the log after its step. */
@@ -163,9 +161,9 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
       say(`training on ${workers} worker threads`);
       const solver = await ParallelSolver.start(data.lr, data.hr, {
         workers,
-        task: otTaskOptions(config),
+        task,
         batchSize: config.batch,
-        innerSteps: config.solver === 'ots' ? config.kMap : config.nCritic,
+        innerSteps,
         seed: config.seed + 2,
         backend: tf.getBackend() as BackendName,
         ...(data.pairs ? { pairs: data.pairs } : {}),
@@ -206,23 +204,15 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
         await solver.close();
       }
     }
-    const potential = buildModule(config.potential, { seed: config.seed + 1 });
-    const task = otTaskOptions(config);
-    const cost = runCost(task);
-    const problem = { source: data.lr, target: data.hr, cost };
+    const nets = buildNetworks(task, map);
+    const { potential, cost } = nets;
     // historyLimit 0: the losses go to log.jsonl, so neither memory nor checkpoints grow with the steps.
-    const common = {
+    const solver = buildSolver(task, nets, { source: data.lr, target: data.hr, ...(data.pairs ? { pairs: data.pairs } : {}) }, {
       batchSize: config.batch,
+      innerSteps,
       seed: config.seed + 2,
-      mapLr: task.mapLr,
-      potentialLr: task.potentialLr,
       historyLimit: 0,
-      ...(data.pairs ? { pretrain: { pairs: data.pairs, steps: pretrainSteps, lr: task.pretrainLr, schedule: task.pretrainSchedule } } : {}),
-    };
-    const solver: OtSolver =
-      config.solver === 'ots'
-        ? new NeuralOT(problem, { map, potential }, { ...common, betas: task.betas, mapSteps: config.kMap, costWeight: task.costWeight })
-        : new RegularizedGAN(problem, { map, potential }, { ...common, betas: task.betas, lambda: task.costWeight, criticSteps: config.nCritic, gpWeight: task.gpWeight });
+    });
     try {
       if (options.resume) {
         await resume(async (state) => {
@@ -300,31 +290,6 @@ function startingFrom(state: SolverState, weights: Record<string, tf.Tensor>): S
   }
   tf.dispose([...Object.values(state.map), ...Object.values(state.cost?.weights ?? {})]);
   return { ...state, map: copy(), cost: { refreshedAt: 0, weights: copy() } };
-}
-
-/**
- * The worker task of a config: the same networks, cost and hyper-parameters as the in-process solvers that
- * `train` builds (NeuralOT's Adam betas (0.9, 0.999); RegularizedGAN's (0, 0.9) and gradient-penalty weight 10).
- */
-export function otTaskOptions(config: TrainConfig): OtTaskOptions {
-  const ots = config.solver === 'ots';
-  return {
-    solver: config.solver,
-    map: config.map,
-    potential: config.potential,
-    mapSeed: config.seed,
-    scale: config.scale,
-    refreshEvery: config.refreshEvery,
-    mapLr: config.learningRate,
-    potentialLr: config.learningRate,
-    betas: ots ? [0.9, 0.999] : [0, 0.9],
-    costWeight: ots ? (config.costWeight ?? 1) : config.lambda,
-    gpWeight: 10,
-    pretrainSteps: config.pretrainSteps ?? 0,
-    pretrainLr: config.pretrainLearningRate ?? config.learningRate,
-    pretrainSchedule: config.pretrainSchedule ?? 'constant',
-    ...(config.init !== undefined ? { startsFromMap: true } : {}),
-  };
 }
 
 async function loop(

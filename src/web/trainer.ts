@@ -21,10 +21,11 @@ import type { ArchSpec, Module } from '../nn/module.js';
 import { buildModule } from '../nn/registry.js';
 import { encodeModel } from '../nn/serialize.js';
 import type { ReferenceCost } from '../ot/cost.js';
-import { NeuralOT } from '../ot/neural-ot.js';
-import type { StepLosses } from '../ot/solver.js';
+import { NEURAL_OT_BETAS } from '../ot/neural-ot.js';
+import { GAN_GP_WEIGHT } from '../ot/regularized-gan.js';
+import type { OtSolver, StepLosses } from '../ot/solver.js';
 import { DEFAULT_TRAIN_CONFIG, MAP_PRESETS, POTENTIAL_PRESETS } from '../train/config.js';
-import { runCost } from '../train/parallel-task.js';
+import { type OtTaskOptions, buildNetworks, buildSolver } from '../train/run-spec.js';
 import { sampleGridTensor } from '../train/sample-grid.js';
 
 export interface WebTrainOptions {
@@ -71,7 +72,7 @@ export class WebTrainer {
   readonly potential: Module;
   readonly source: ImageArraySampler;
   readonly target: ImageArraySampler;
-  readonly solver: NeuralOT;
+  readonly solver: OtSolver;
   /** Pretraining pairs (present when `pretrainSteps` > 0). */
   readonly pairs?: SyntheticPairSampler;
   private readonly cost: ReferenceCost;
@@ -117,22 +118,30 @@ export class WebTrainer {
       const big = new ImageArraySampler({ images: hr.images, names: hr.names, crop: crop + 2 * pairMargin(scale), seed: seed + 6, label: 'high-resolution images (for pretraining pairs)' });
       this.pairs = new SyntheticPairSampler(big, scale, crop, degradation, seed + 7, options.jpeg ?? noJpeg);
     }
-    this.map = buildModule(mapSpec, { seed, upsampler: upsampleBicubic });
-    this.potential = buildModule(potentialSpec, { seed: seed + 1 });
-    this.cost = runCost({ map: mapSpec, scale, refreshEvery: 0, pretrainSteps });
-    this.solver = new NeuralOT(
-      { source: this.source, target: this.target, cost: this.cost },
-      { map: this.map, potential: this.potential },
-      {
-        batchSize: batch,
-        mapSteps: kMap,
-        mapLr: learningRate,
-        potentialLr: learningRate,
-        costWeight,
-        seed: seed + 4,
-        ...(this.pairs ? { pretrain: { pairs: this.pairs, steps: pretrainSteps, lr: pretrainLearningRate, schedule: DEFAULT_TRAIN_CONFIG.pretrainSchedule } } : {}),
-      },
-    );
+    // The task spec of `otsr train`'s runs (its defaults where the page has no setting), built as they are built.
+    const task: OtTaskOptions = {
+      solver: 'ots',
+      map: mapSpec,
+      potential: potentialSpec,
+      mapSeed: seed,
+      scale,
+      refreshEvery: 0,
+      mapLr: learningRate,
+      potentialLr: learningRate,
+      betas: [...NEURAL_OT_BETAS],
+      costWeight,
+      gpWeight: GAN_GP_WEIGHT,
+      pretrainSteps,
+      pretrainLr: pretrainLearningRate,
+      pretrainSchedule: DEFAULT_TRAIN_CONFIG.pretrainSchedule,
+    };
+    const nets = buildNetworks(task);
+    ({ map: this.map, potential: this.potential, cost: this.cost } = nets);
+    this.solver = buildSolver(task, nets, { source: this.source, target: this.target, ...(this.pairs ? { pairs: this.pairs } : {}) }, {
+      batchSize: batch,
+      innerSteps: kMap,
+      seed: seed + 4,
+    });
     // Fixed LR crops to watch the map improve: up to 3, from their own seeded sampler, no augmentation.
     const smallest = Math.min(...this.source.images.map((im) => Math.min(im.width, im.height)));
     const previewCrop = Math.min(Math.max(crop / scale, 24), smallest);
