@@ -86,6 +86,67 @@ export function disposeSolverState(state: SolverState): void {
   tf.dispose(all);
 }
 
+/** The numbers that go with a state's tensors in its flat form ({@link flattenSolverState}). */
+export interface SolverCounters {
+  mapOptimizerT: number;
+  potentialOptimizerT: number;
+  /** The cost's last refresh (null: still its initial reference). */
+  costRefreshedAt: number | null;
+}
+
+/** The networks' part of a state: what {@link flattenSolverState} flattens. */
+export type SolverTensors = Pick<SolverState, 'map' | 'potential' | 'mapOptimizer' | 'potentialOptimizer' | 'cost'>;
+
+/** Prefixes of the flat names, by the state's record they hold. */
+const FLAT = { map: 'map/', potential: 'potential/', mapM: 'mapOptimizer/m/', mapV: 'mapOptimizer/v/', potentialM: 'potentialOptimizer/m/', potentialV: 'potentialOptimizer/v/', cost: 'cost/' } as const;
+
+/**
+ * The one flat form of a state's tensors, which the checkpoint file and the worker threads' state
+ * (ot/task-state.ts) share: `map/NAME`, `potential/NAME`, `mapOptimizer/m/NAME`, `mapOptimizer/v/NAME`,
+ * `potentialOptimizer/m/NAME`, `potentialOptimizer/v/NAME` and, once the cost's reference was refreshed,
+ * `cost/NAME`; the optimizers' step counters and the refresh step beside them. The tensors are the state's own.
+ */
+export function flattenSolverState(state: SolverTensors): { tensors: Map<string, tf.Tensor>; counters: SolverCounters } {
+  const tensors = new Map<string, tf.Tensor>();
+  const put = (prefix: string, record: Record<string, tf.Tensor> | undefined) => {
+    for (const [name, t] of Object.entries(record ?? {})) tensors.set(`${prefix}${name}`, t);
+  };
+  put(FLAT.map, state.map);
+  put(FLAT.potential, state.potential);
+  put(FLAT.mapM, state.mapOptimizer.m);
+  put(FLAT.mapV, state.mapOptimizer.v);
+  put(FLAT.potentialM, state.potentialOptimizer.m);
+  put(FLAT.potentialV, state.potentialOptimizer.v);
+  put(FLAT.cost, state.cost?.weights);
+  const counters = {
+    mapOptimizerT: state.mapOptimizer.t,
+    potentialOptimizerT: state.potentialOptimizer.t,
+    costRefreshedAt: state.cost?.refreshedAt ?? null,
+  };
+  return { tensors, counters };
+}
+
+/**
+ * The inverse of {@link flattenSolverState} (the returned records hold the given tensors). `hasCost` false: a
+ * state without a cost (cost null).
+ */
+export function unflattenSolverState(tensors: Iterable<[string, tf.Tensor]>, counters: SolverCounters, hasCost = true): SolverTensors {
+  const all = [...tensors];
+  const take = (prefix: string): Record<string, tf.Tensor> => {
+    const out: Record<string, tf.Tensor> = {};
+    for (const [name, t] of all) if (name.startsWith(prefix)) out[name.slice(prefix.length)] = t;
+    return out;
+  };
+  const at = counters.costRefreshedAt;
+  return {
+    map: take(FLAT.map),
+    potential: take(FLAT.potential),
+    mapOptimizer: { t: counters.mapOptimizerT, m: take(FLAT.mapM), v: take(FLAT.mapV) },
+    potentialOptimizer: { t: counters.potentialOptimizerT, m: take(FLAT.potentialM), v: take(FLAT.potentialV) },
+    cost: hasCost ? { refreshedAt: at, ...(at !== null ? { weights: take(FLAT.cost) } : {}) } : null,
+  };
+}
+
 /** Options shared by the solvers. */
 export interface CommonSolverOptions {
   /** Samples per batch from P and from Q. */

@@ -4,9 +4,10 @@ import type { Module } from '../nn/module.js';
 import type { Adam, AdamState } from './adam.js';
 
 /**
- * `getState`/`setState` of a {@link ParallelTask} over named modules and their Adam optimizers: tensors
- * `net/param` (weights), `net.m/param` and `net.v/param` (Adam moments), counters `net.t` (Adam steps).
- * Every module named in `optimizers` must also be in `modules` under the same name.
+ * `getState`/`setState` of a {@link ParallelTask} over named modules and their Adam optimizers, in the flat names
+ * of a solver state (ot/solver.ts' flattenSolverState): tensors `net/param` (weights), `netOptimizer/m/param` and
+ * `netOptimizer/v/param` (Adam moments), counters `netOptimizerT` (Adam steps). Every module named in
+ * `optimizers` must also be in `modules` under the same name.
  */
 export function modulesTaskState(modules: Record<string, Module>, optimizers: Record<string, Adam>): Pick<ParallelTask, 'getState' | 'setState'> {
   return {
@@ -18,9 +19,9 @@ export function modulesTaskState(modules: Record<string, Module>, optimizers: Re
       }
       for (const [net, opt] of Object.entries(optimizers)) {
         const s = opt.getState();
-        for (const [name, t] of Object.entries(s.m)) tensors[`${net}.m/${name}`] = t;
-        for (const [name, t] of Object.entries(s.v)) tensors[`${net}.v/${name}`] = t;
-        counters[`${net}.t`] = s.t;
+        for (const [name, t] of Object.entries(s.m)) tensors[`${net}Optimizer/m/${name}`] = t;
+        for (const [name, t] of Object.entries(s.v)) tensors[`${net}Optimizer/v/${name}`] = t;
+        counters[`${net}OptimizerT`] = s.t;
       }
       return { tensors, counters };
     },
@@ -33,10 +34,10 @@ export function modulesTaskState(modules: Record<string, Module>, optimizers: Re
         }
       }
       for (const [net, opt] of Object.entries(optimizers)) {
-        const s: AdamState = { t: counters[`${net}.t`] ?? 0, m: {}, v: {} };
+        const s: AdamState = { t: counters[`${net}OptimizerT`] ?? 0, m: {}, v: {} };
         for (const name of modules[net]!.params.keys()) {
-          const m = tensors[`${net}.m/${name}`];
-          const v = tensors[`${net}.v/${name}`];
+          const m = tensors[`${net}Optimizer/m/${name}`];
+          const v = tensors[`${net}Optimizer/v/${name}`];
           if (!m || !v) throw new Error(`state lacks the Adam moments of ${net}/${name}`);
           s.m[name] = m;
           s.v[name] = v;

@@ -5,8 +5,7 @@ import type { Sampler } from '../data/sampler.js';
 import type { PairSampler } from '../data/synthetic-pairs.js';
 import { PAIRED_UPDATES_PER_STEP } from '../ot/objectives.js';
 import type { Module } from '../nn/module.js';
-import type { AdamState } from '../ot/adam.js';
-import { type StepLosses, type SolverState, drawBatch } from '../ot/solver.js';
+import { type StepLosses, type SolverState, drawBatch, flattenSolverState, unflattenSolverState } from '../ot/solver.js';
 import { Rng } from '../util/rng.js';
 import type { OtTaskOptions } from './run-spec.js';
 
@@ -184,26 +183,17 @@ export class ParallelSolver {
   /** A snapshot of everything needed to resume exactly (new tensors, owned by the caller). */
   async getState(): Promise<SolverState> {
     const s = await this.pool.readState(0);
-    const take = (prefix: string): Record<string, tf.Tensor> => {
-      const out: Record<string, tf.Tensor> = {};
-      for (const [name, values] of Object.entries(s.values)) {
-        if (name.startsWith(prefix)) out[name.slice(prefix.length)] = tf.tensor(values, s.shapes[name], 'float32');
-      }
-      return out;
-    };
-    const adam = (net: string): AdamState => ({ t: s.counters[`${net}.t`]!, m: take(`${net}.m/`), v: take(`${net}.v/`) });
-    const refreshedAt = s.counters['cost.refreshedAt']!;
+    const tensors = Object.entries(s.values).map(([name, values]): [string, tf.Tensor] => [name, tf.tensor(values, s.shapes[name], 'float32')]);
+    // Worker counters are numbers: -1 stands for a cost not yet refreshed.
+    const at = s.counters.costRefreshedAt!;
+    const counters = { mapOptimizerT: s.counters.mapOptimizerT!, potentialOptimizerT: s.counters.potentialOptimizerT!, costRefreshedAt: at < 0 ? null : at };
     return {
       kind: this.kind,
       step: this.completed,
-      map: take('map/'),
-      potential: take('potential/'),
-      mapOptimizer: adam('map'),
-      potentialOptimizer: adam('potential'),
+      ...unflattenSolverState(tensors, counters),
       rng: this.rng.getState(),
       source: this.source.getState(),
       target: this.target.getState(),
-      cost: refreshedAt < 0 ? { refreshedAt: null } : { refreshedAt, weights: take('cost/') },
       history: [],
       ...(this.options.pairs ? { pairs: this.options.pairs.getState() } : {}),
     };
@@ -212,26 +202,14 @@ export class ParallelSolver {
   /** Restores a snapshot into every worker and this thread's samplers (the caller still owns `state`). */
   async setState(state: SolverState): Promise<void> {
     if (state.kind !== this.kind) throw new Error(`cannot restore a '${state.kind}' solver state into a '${this.kind}' solver`);
+    const flat = flattenSolverState(state);
     const values: ParallelState['values'] = {};
     const shapes: ParallelState['shapes'] = {};
-    const put = (prefix: string, record: Record<string, tf.Tensor> | undefined) => {
-      for (const [name, t] of Object.entries(record ?? {})) {
-        values[`${prefix}${name}`] = t.dataSync() as Float32Array;
-        shapes[`${prefix}${name}`] = t.shape;
-      }
-    };
-    put('map/', state.map);
-    put('potential/', state.potential);
-    put('map.m/', state.mapOptimizer.m);
-    put('map.v/', state.mapOptimizer.v);
-    put('potential.m/', state.potentialOptimizer.m);
-    put('potential.v/', state.potentialOptimizer.v);
-    put('cost/', state.cost?.weights);
-    const counters = {
-      'map.t': state.mapOptimizer.t,
-      'potential.t': state.potentialOptimizer.t,
-      'cost.refreshedAt': state.cost?.refreshedAt ?? -1,
-    };
+    for (const [name, t] of flat.tensors) {
+      values[name] = t.dataSync() as Float32Array;
+      shapes[name] = t.shape;
+    }
+    const counters = { ...flat.counters, costRefreshedAt: flat.counters.costRefreshedAt ?? -1 };
     await this.pool.writeState({ values, shapes, counters });
     this.rng.setState(state.rng);
     this.source.setState(state.source);

@@ -61,13 +61,13 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
     getState() {
       const { tensors, counters } = modules.getState();
       const c = cost.getState();
-      counters['cost.refreshedAt'] = c.refreshedAt ?? -1;
+      counters.costRefreshedAt = c.refreshedAt ?? -1;
       for (const [name, t] of Object.entries(c.weights ?? {})) tensors[`cost/${name}`] = t;
       return { tensors, counters };
     },
     setState(tensors, counters) {
       modules.setState(tensors, counters);
-      const at = counters['cost.refreshedAt'] ?? -1;
+      const at = counters.costRefreshedAt ?? -1;
       if (at < 0) cost.setState({ refreshedAt: null });
       else {
         const weights: Record<string, tf.Tensor> = {};

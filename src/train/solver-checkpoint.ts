@@ -1,35 +1,22 @@
-import type * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
-import type { AdamState } from '../ot/adam.js';
-import type { SolverState } from '../ot/solver.js';
+import { type SolverState, flattenSolverState, unflattenSolverState } from '../ot/solver.js';
 import type { Checkpoint } from './checkpoint.js';
 
 /**
- * SolverState <-> Checkpoint: tensors go into the checkpoint's tensor table under prefixed names
- * (`map/…`, `potential/…`, `mapOptimizer/m/…`, …), everything else into its JSON state.
+ * SolverState <-> Checkpoint: the state's tensors go into the checkpoint's tensor table under their flat names
+ * (ot/solver.ts' flattenSolverState: `map/…`, `potential/…`, `mapOptimizer/m/…`, …), everything else into its
+ * JSON state.
  */
 export function solverStateToCheckpoint(state: SolverState, seconds: number): Checkpoint {
-  const tensors = new Map<string, tf.Tensor>();
-  const put = (prefix: string, record: Record<string, tf.Tensor> | undefined) => {
-    for (const [name, t] of Object.entries(record ?? {})) tensors.set(`${prefix}/${name}`, t);
-  };
-  put('map', state.map);
-  put('potential', state.potential);
-  put('mapOptimizer/m', state.mapOptimizer.m);
-  put('mapOptimizer/v', state.mapOptimizer.v);
-  put('potentialOptimizer/m', state.potentialOptimizer.m);
-  put('potentialOptimizer/v', state.potentialOptimizer.v);
-  put('cost', state.cost?.weights);
+  const { tensors, counters } = flattenSolverState(state);
   const json = {
     kind: state.kind,
     step: state.step,
     seconds,
-    mapOptimizerT: state.mapOptimizer.t,
-    potentialOptimizerT: state.potentialOptimizer.t,
+    ...counters,
     rng: state.rng,
     source: state.source,
     target: state.target,
-    costRefreshedAt: state.cost?.refreshedAt ?? null,
     hasCost: state.cost !== null,
     history: state.history,
     ...(state.pairs !== undefined ? { pairs: state.pairs } : {}),
@@ -56,23 +43,14 @@ export function solverStateFromCheckpoint(ckpt: Checkpoint, file: string): { sta
   if (!j || (j.kind !== 'ots' && j.kind !== 'gan') || typeof j.step !== 'number' || !Array.isArray(j.rng)) {
     throw new InputError(file, 'is not a training checkpoint (solver state missing)');
   }
-  const take = (prefix: string): Record<string, tf.Tensor> => {
-    const out: Record<string, tf.Tensor> = {};
-    for (const [name, t] of ckpt.tensors) if (name.startsWith(`${prefix}/`)) out[name.slice(prefix.length + 1)] = t;
-    return out;
-  };
-  const adam = (prefix: string, t: number | undefined): AdamState => ({ t: t ?? 0, m: take(`${prefix}/m`), v: take(`${prefix}/v`) });
+  const counters = { mapOptimizerT: j.mapOptimizerT ?? 0, potentialOptimizerT: j.potentialOptimizerT ?? 0, costRefreshedAt: j.costRefreshedAt ?? null };
   const state: SolverState = {
     kind: j.kind,
     step: j.step,
-    map: take('map'),
-    potential: take('potential'),
-    mapOptimizer: adam('mapOptimizer', j.mapOptimizerT),
-    potentialOptimizer: adam('potentialOptimizer', j.potentialOptimizerT),
+    ...unflattenSolverState(ckpt.tensors, counters, j.hasCost === true),
     rng: j.rng,
     source: j.source,
     target: j.target,
-    cost: j.hasCost ? { refreshedAt: j.costRefreshedAt ?? null, ...(j.costRefreshedAt != null ? { weights: take('cost') } : {}) } : null,
     history: j.history ?? [],
     ...(j.pairs !== undefined ? { pairs: j.pairs } : {}),
   };

@@ -148,7 +148,7 @@ describe('DataParallel', () => {
     assert.equal(losses.length, 4);
     for (const l of losses) assert.ok(Number.isFinite(l));
     assertSameState(states[0]!, states[1]!, 'worker 0 vs 1');
-    assert.equal(states[0]!.counters['map.t'], 2);
-    assert.equal(states[0]!.counters['potential.t'], 2);
+    assert.equal(states[0]!.counters.mapOptimizerT, 2);
+    assert.equal(states[0]!.counters.potentialOptimizerT, 2);
   });
 });
