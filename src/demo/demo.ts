@@ -37,15 +37,20 @@ export interface DemoScores {
   perceptual: number;
 }
 
+/** Demo pretraining steps per minute of `--minutes`: what two idle cores of this project's machine make, or a little less. */
+export const DEMO_STEPS_PER_MINUTE = 100;
+
 /**
  * A small run that trains in minutes on a laptop CPU, with the recipe of `otsr train` (DEFAULT_TRAIN_CONFIG):
- * the map first learns to restore blind-degraded copies of the HR photos (pretraining), then neural OT moves it
- * towards the real LR photos, measured from the pretrained map. Smaller than the defaults: the `small` map on
- * 32 px HR crops, the `tiny` critic, and a pretraining meant to fill most of the default 3 minutes on two idle
- * cores (the OT stage that follows barely moves the map at this budget: bench/RESULTS.md, the recipe's pilots).
+ * the map learns to restore blind-degraded copies of the HR photos (pretraining), and, as in otsr train's
+ * defaults, no OT stage follows (it makes the map worse at these budgets: bench/RESULTS.md). Smaller than the
+ * defaults: the `small` map on 32 px HR crops and a pretraining meant to fill most of the default 3 minutes on
+ * two idle cores.
  */
-export function demoConfig(seed = 1): TrainConfig {
+export function demoConfig(seed = 1, minutes = 3): TrainConfig {
   const crop = 32;
+  // The pretraining's length (and so its cosine schedule) follows the time given, so that it ends annealed.
+  const steps = Math.max(1, Math.round(DEMO_STEPS_PER_MINUTE * minutes));
   return {
     lr: [path.join(DEMO_ASSETS, 'lr')],
     hr: [path.join(DEMO_ASSETS, 'hr')],
@@ -53,7 +58,8 @@ export function demoConfig(seed = 1): TrainConfig {
     solver: 'ots',
     lambda: 0,
     costWeight: DEFAULT_TRAIN_CONFIG.costWeight,
-    steps: 100_000,
+    // As otsr train's defaults: pretraining only (the OT stage after it makes the map worse: bench/RESULTS.md).
+    steps,
     crop,
     batch: 8,
     map: MAP_PRESETS.small!(4),
@@ -62,7 +68,7 @@ export function demoConfig(seed = 1): TrainConfig {
     kMap: DEFAULT_TRAIN_CONFIG.kMap,
     nCritic: DEFAULT_TRAIN_CONFIG.nCritic,
     refreshEvery: 0,
-    pretrainSteps: 300,
+    pretrainSteps: steps,
     pretrainLearningRate: DEFAULT_TRAIN_CONFIG.pretrainLearningRate,
     pretrainSchedule: DEFAULT_TRAIN_CONFIG.pretrainSchedule,
     degradation: DEFAULT_TRAIN_CONFIG.degradation,
@@ -76,13 +82,13 @@ export function demoConfig(seed = 1): TrainConfig {
 }
 
 /**
- * `otsr demo`: trains OTS on the bundled photos for `minutes`, upscales the held-out photo with the trained
+ * `otsr demo`: trains on the bundled photos for `minutes` (at most), upscales the held-out photo with the trained
  * map and with bicubic, measures both against the ground truth and writes one HTML report.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const runDir = path.join(options.out, 'run');
   await fs.rm(runDir, { recursive: true, force: true }); // a demo always starts fresh
-  const config = demoConfig(options.seed);
+  const config = demoConfig(options.seed, options.minutes);
   const result = await train(config, runDir, {
     timeLimitSeconds: options.minutes * 60,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -139,7 +145,7 @@ async function beforeAfterHtml(
   const row = (name: string, m: DemoScores) =>
     `<tr><td>${escapeXml(name)}</td><td>${m.psnr.toFixed(2)}</td><td>${m.ssim.toFixed(4)}</td><td>${m.perceptual.toFixed(4)}</td></tr>`;
   return `<h2>Before / after: a held-out photo, x4</h2>
-<p>Trained ${result.steps} OTS steps in ${(result.seconds / 60).toFixed(1)} min on the bundled unpaired photos; the photo below was never seen in training.
+<p>Trained ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min on the bundled unpaired photos; the photo below was never seen in training.
 Drag the slider: bicubic on the left, otsr on the right.</p>
 <div style="position:relative;width:${w}px;max-width:100%;aspect-ratio:${w}/${h}">
 <img src="${otsrUri}" style="position:absolute;inset:0;width:100%;height:100%" alt="otsr">

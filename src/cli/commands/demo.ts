@@ -15,7 +15,7 @@ export function demoCommand(): Command {
     .option('--json', 'print one JSON object on stdout ({ metrics, steps, seconds, report, ... }) instead of the summary')
     .action(async (o) => {
       const backend = await initBackend(o.backend);
-      process.stderr.write(`otsr demo: training neural OT (x4) on bundled unpaired photos for ${o.minutes} min (backend ${backend}); Ctrl-C stops early\n`);
+      process.stderr.write(`otsr demo: training an x4 map on bundled unpaired photos for up to ${o.minutes} min (backend ${backend}); Ctrl-C stops early\n`);
       const bar = progressRenderer('train', { unit: 'steps' });
       const interrupt = interruptSignal(() => process.stderr.write('\nstopping after this step...\n'));
       const started = Date.now();
