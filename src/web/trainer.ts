@@ -56,7 +56,7 @@ export interface WebTrainOptions {
 }
 
 /** The page's defaults: `otsr train`'s recipe on a smaller map, crop and batch. */
-export const WEB_TRAIN_DEFAULTS = { scale: 4, crop: 48, batch: 4, kMap: 10, learningRate: 1e-4, seed: 1, steps: 100, pretrainSteps: 50 } as const;
+export const WEB_TRAIN_DEFAULTS = { scale: 4, crop: 48, batch: 4, kMap: 10, learningRate: 1e-4, seed: 1, steps: 100, pretrainSteps: 100 } as const;
 
 /** A set of decoded images and their names (for messages). */
 export interface NamedImages {
