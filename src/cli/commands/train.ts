@@ -21,7 +21,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--solver <name>', 'ots: neural OT (unbiased); gan: regularized WGAN-GP baseline').choices(['ots', 'gan']).default(D.solver))
     .option('--lambda <l>', 'GAN only: weight of the content cost (0 = plain GAN)', floatOption('--lambda', 0), D.lambda)
     .option('--cost-weight <w>', 'OTS only: weight of the transport cost (the OT map is the same for any weight; a larger one keeps the map near bicubic while the potential is weak)', floatOption('--cost-weight', 0), D.costWeight)
-    .option('--steps <n>', 'outer iterations, pretraining steps included (OTS: k map steps + 1 potential step)', intOption('--steps', 1), D.steps)
+    .option('--steps <n>', 'outer iterations, pretraining steps included; those beyond --pretrain-steps run the solver from the pretrained map (OTS: k map steps + 1 potential step). The default equals --pretrain-steps: no OT stage, as every one measured made the map worse at CPU budgets (bench/RESULTS.md)', intOption('--steps', 1), D.steps)
     .option('--crop <c>', 'HR crop side in pixels (LR crops are c / scale)', intOption('--crop', 8), D.crop)
     .option('--batch <b>', 'images per batch', intOption('--batch', 1), D.batch)
     .option('--arch <preset|json>', `map architecture: ${Object.keys(MAP_PRESETS).join(', ')} or a JSON spec`, 'small')
