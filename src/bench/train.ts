@@ -1,9 +1,10 @@
 import * as os from 'node:os';
-import { DataParallel, defaultWorkers, siblingModule } from '../engine/parallel/index.js';
+import { DataParallel, type StepTimeline, defaultWorkers, siblingModule } from '../engine/parallel/index.js';
 import { CancelledError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import type { TrainTaskOptions } from './train-tasks.js';
 import { type BenchMachine, benchMachine, formatMachine } from './machine.js';
+import { type StepPhases, formatStepPhases, stepPhases } from './step-phases.js';
 
 /** Milliseconds with 1 and with N workers. */
 export interface WorkersTiming {
@@ -21,9 +22,14 @@ export interface WorkersTiming {
   cpuMs: { workers1: number; workersN: number };
 }
 
+/** {@link WorkersTiming} with where each step's time went, for 1 and N workers. */
+export interface RefStepTiming extends WorkersTiming {
+  phases: { workers1: StepPhases; workersN: StepPhases };
+}
+
 export interface TrainBenchResult {
   /** The reference step: EDSR 8×64, ×4, LR 24² -> HR 96², batch 8, L1 loss, Adam (median ms of `steps`). */
-  refStep: WorkersTiming;
+  refStep: RefStepTiming;
   /**
    * One OTS iteration: 10 map steps + 1 potential step, EDSR 8×64 ×4 with a bicubic skip, the ResNet critic
    * (64 features, up to 512) at 96², batch 8, Adam on both (median ms of `iters`); absent with `skipOts`.
@@ -110,7 +116,10 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
 
   const counts = n === 1 ? [1] : [1, n];
   const ref: Run[][] = [];
+  const refTimelines: StepTimeline[][] = [];
   for (const w of counts) {
+    const timelines: StepTimeline[] = [];
+    refTimelines.push(timelines);
     check();
     say(`reference step, ${w} worker(s): starting`);
     ref.push(
@@ -119,7 +128,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
         const runs: Run[] = [];
         for (let i = 0; i < steps; i++) {
           check();
-          runs.push(await clock(async () => void (await pool.step('step', { lr, hr }))));
+          runs.push(await clock(async () => void timelines.push((await pool.step('step', { lr, hr })).timeline)));
           say(`reference step, ${w} worker(s): ${round1(runs.at(-1)!.ms)} ms`);
         }
         return runs;
@@ -180,7 +189,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   }
 
   return {
-    refStep: timing(ref),
+    refStep: { ...timing(ref), phases: { workers1: stepPhases(refTimelines[0]!), workersN: stepPhases(refTimelines.at(-1)!) } },
     ...(otsIter ? { otsIter } : {}),
     machine: benchMachine(loadavgBefore),
     date: new Date().toISOString(),
@@ -198,6 +207,8 @@ export function formatTrainBench(r: TrainBenchResult): string {
     `otsr train benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: wasm, ${r.date}`,
     formatMachine(r.machine),
     line('reference EDSR step', r.refStep),
+    ...(r.refStep.n > 1 ? ['  1 worker:', ...formatStepPhases(r.refStep.phases.workers1), `  ${r.refStep.n} workers:`] : []),
+    ...formatStepPhases(r.refStep.phases.workersN),
     ...(r.otsIter ? [line('OTS iteration (10 map + 1 potential)', r.otsIter)] : []),
   ].join('\n');
 }

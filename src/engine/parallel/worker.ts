@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendName, initBackend } from '../backend.js';
 import { Barrier, BarrierAborted } from './barrier.js';
-import type { CreateTask, FromWorker, ParallelStep, ParallelTask, SharedInput, ToWorker, TaskSpec } from './protocol.js';
+import type { CreateTask, FromWorker, ParallelStep, ParallelTask, SharedInput, ToWorker, TaskSpec, WorkerPhases } from './protocol.js';
 import { shardRange } from './shard.js';
 
 interface Data {
@@ -51,7 +51,19 @@ function rowsOf(input: SharedInput, r0: number, r1: number): tf.Tensor {
   return tf.tensor(new Float32Array(view), [r1 - r0, ...rest], 'float32');
 }
 
-function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss: number; metrics: Record<string, number> } {
+/** Epoch ms, comparable across threads (each thread's `performance.now()` has its own origin). */
+const clock = () => performance.timeOrigin + performance.now();
+
+function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss: number; metrics: Record<string, number>; phases: WorkerPhases } {
+  const begin = clock();
+  const phases: WorkerPhases = { begin, input: 0, compute: 0, gradCopy: 0, wait: 0, reduce: 0, wait2: 0, update: 0, end: 0 };
+  let t = begin;
+  /** Adds the time since the last lap to `phase`. */
+  const lap = (phase: Exclude<keyof WorkerPhases, 'begin' | 'end'>) => {
+    const now = clock();
+    phases[phase] += now - t;
+    t = now;
+  };
   const names = Object.keys(batch);
   if (names.length === 0) throw new Error('a step needs at least one input');
   const total = batch[names[0]!]!.shape[0]!;
@@ -70,6 +82,7 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
     const inputs: Record<string, tf.Tensor> = {};
     try {
       for (const name of names) inputs[name] = rowsOf(batch[name]!, c0, c1);
+      lap('input');
       const out = tf.tidy(() => {
         let kept: Record<string, tf.Scalar> = {};
         const { value, grads: g } = tf.variableGrads(() => {
@@ -80,6 +93,7 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
         }, vars);
         return { value, grads: g, metrics: kept };
       });
+      lap('compute');
       let off = 0;
       for (const v of vars) {
         const g = out.grads[v.name];
@@ -97,6 +111,7 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
       loss += (out.value.dataSync()[0] ?? NaN) * weight;
       for (const [k, t] of Object.entries(out.metrics)) metrics[k] = (metrics[k] ?? 0) + (t.dataSync()[0] ?? NaN) * weight;
       tf.dispose([out.value, ...Object.values(out.grads), ...Object.values(out.metrics)]);
+      lap('gradCopy');
     } finally {
       tf.dispose(Object.values(inputs));
     }
@@ -106,6 +121,7 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
     // Reduce-scatter: worker r sums chunk r of every slot, in rank order (so the sum is the same bits in every
     // run), into the reduced row; then everyone reads the whole reduced row.
     barrier.arrive();
+    lap('wait');
     const [c0, c1] = shardRange(off, rank, size);
     const reduced = size * stride;
     for (let i = c0; i < c1; i++) {
@@ -113,7 +129,9 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
       for (let r = 1; r < size; r++) s += grads[r * stride + i]!;
       grads[reduced + i] = s;
     }
+    lap('reduce');
     barrier.arrive();
+    lap('wait2');
     tf.tidy(() => {
       const named: tf.NamedTensorMap = {};
       let o = reduced;
@@ -123,8 +141,10 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
       }
       step.update(named);
     });
+    lap('update');
   }
-  return { loss, metrics };
+  phases.end = clock();
+  return { loss, metrics, phases };
 }
 
 function readState(prefixes?: string[]): { values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> } {
