@@ -36,6 +36,8 @@ export interface TrainBenchResult {
    * Workers run at most 4 rows per forward/backward pass (batch 8 does not fit one wasm heap).
    */
   otsIter?: WorkersTiming;
+  /** Untimed reference steps before the timed ones, per worker count. */
+  warmup: number;
   machine: BenchMachine;
   date: string;
   backend: 'wasm';
@@ -45,8 +47,14 @@ export interface TrainBenchResult {
 export interface TrainBenchOptions {
   /** N (default: the number of cores, capped at 8). */
   workers?: number;
-  /** Timed reference steps after 2 warm-up steps (default 5). */
+  /** Timed reference steps (default 5), after `warmup` untimed ones. */
   steps?: number;
+  /**
+   * Untimed reference steps first (default 5): the first four steps of 2 workers are still 20-50% slower (V8
+   * optimises JS and tiers up wasm on background threads, which get a core only when a worker waits), so 2
+   * warm-up steps left two slow steps among 5 timed ones.
+   */
+  warmup?: number;
   /** Timed OTS iterations after a warm-up map step and potential step (default 1). */
   iters?: number;
   /** Skip the OTS iteration (the slow part). */
@@ -81,6 +89,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   const quick = options.quick ?? false;
   const n = options.workers ?? defaultWorkers();
   const steps = options.steps ?? (quick ? 2 : 5);
+  const warmup = options.warmup ?? (quick ? 2 : 5);
   const iters = options.iters ?? 1;
   const edsr = quick ? QUICK : REF;
   const batch = quick ? 2 : 8;
@@ -124,7 +133,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
     say(`reference step, ${w} worker(s): starting`);
     ref.push(
       await timed(w, { kind: 'edsr-l1', edsr, seed: 1, lr: 1e-4 }, async (pool) => {
-        for (let i = 0; i < 2; i++) await pool.step('step', { lr, hr });
+        for (let i = 0; i < warmup; i++) await pool.step('step', { lr, hr });
         const runs: Run[] = [];
         for (let i = 0; i < steps; i++) {
           check();
@@ -191,6 +200,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   return {
     refStep: { ...timing(ref), phases: { workers1: stepPhases(refTimelines[0]!), workersN: stepPhases(refTimelines.at(-1)!) } },
     ...(otsIter ? { otsIter } : {}),
+    warmup,
     machine: benchMachine(loadavgBefore),
     date: new Date().toISOString(),
     backend: 'wasm',

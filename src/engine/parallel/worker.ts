@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type BackendName, initBackend } from '../backend.js';
 import { Barrier, BarrierAborted } from './barrier.js';
 import type { CreateTask, FromWorker, ParallelStep, ParallelTask, SharedInput, ToWorker, TaskSpec, WorkerPhases } from './protocol.js';
+import { addScaled, writeScaled } from './grad-slot.js';
 import { shardRange } from './shard.js';
 
 interface Data {
@@ -98,14 +99,9 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
       for (const v of vars) {
         const g = out.grads[v.name];
         if (c0 === s0) {
-          if (g) {
-            const d = g.dataSync() as Float32Array;
-            for (let i = 0; i < d.length; i++) mine[off + i] = d[i]! * weight;
-          } else mine.fill(0, off, off + v.size);
-        } else if (g) {
-          const d = g.dataSync() as Float32Array;
-          for (let i = 0; i < d.length; i++) mine[off + i] += d[i]! * weight;
-        }
+          if (g) writeScaled(mine, off, g, weight);
+          else mine.fill(0, off, off + v.size);
+        } else if (g) addScaled(mine, off, g, weight);
         off += v.size;
       }
       loss += (out.value.dataSync()[0] ?? NaN) * weight;
