@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { valuesOf } from './shared-tensor.js';
 
 /**
  * Writes gradient `g` times `weight` (its shard's share of the batch) into `slot` from `offset`, with the bits of
@@ -15,18 +16,18 @@ export function writeScaled(slot: Float32Array, offset: number, g: tf.Tensor, we
   if (Math.fround(weight) === weight) {
     const scaled = weight === 1 ? g : tf.tidy(() => tf.mul(g, tf.scalar(weight, 'float32')));
     try {
-      slot.set(scaled.dataSync() as Float32Array, offset);
+      slot.set(valuesOf(scaled), offset);
     } finally {
       if (scaled !== g) scaled.dispose();
     }
     return;
   }
-  const d = g.dataSync() as Float32Array;
+  const d = valuesOf(g);
   for (let i = 0; i < d.length; i++) slot[offset + i] = d[i]! * weight;
 }
 
 /** Adds gradient `g` times `weight` to `slot` from `offset` (a later micro-batch of the same shard), rounding once. */
 export function addScaled(slot: Float32Array, offset: number, g: tf.Tensor, weight: number): void {
-  const d = g.dataSync() as Float32Array;
+  const d = valuesOf(g);
   for (let i = 0; i < d.length; i++) slot[offset + i] += d[i]! * weight;
 }

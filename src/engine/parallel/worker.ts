@@ -10,6 +10,7 @@ import { Barrier, BarrierAborted } from './barrier.js';
 import type { CreateTask, FromWorker, ParallelStep, ParallelTask, SharedInput, ToWorker, TaskSpec, WorkerPhases } from './protocol.js';
 import { addScaled, writeScaled } from './grad-slot.js';
 import { shardRange } from './shard.js';
+import { tensorFrom } from './shared-tensor.js';
 
 interface Data {
   task: TaskSpec;
@@ -48,8 +49,7 @@ async function start(): Promise<void> {
 function rowsOf(input: SharedInput, r0: number, r1: number): tf.Tensor {
   const [, ...rest] = input.shape;
   const per = rest.reduce((a, x) => a * x, 1);
-  const view = new Float32Array(input.buffer, r0 * per * 4, (r1 - r0) * per);
-  return tf.tensor(new Float32Array(view), [r1 - r0, ...rest], 'float32');
+  return tensorFrom(new Float32Array(input.buffer, r0 * per * 4, (r1 - r0) * per), [r1 - r0, ...rest]);
 }
 
 /** Epoch ms, comparable across threads (each thread's `performance.now()` has its own origin). */
@@ -132,7 +132,7 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
       const named: tf.NamedTensorMap = {};
       let o = reduced;
       for (const v of vars) {
-        named[v.name] = tf.tensor(grads.slice(o, o + v.size), v.shape, 'float32');
+        named[v.name] = tensorFrom(grads.subarray(o, o + v.size), v.shape);
         o += v.size;
       }
       step.update(named);
