@@ -1,9 +1,10 @@
 import * as os from 'node:os';
-import { DataParallel, defaultWorkers, siblingModule } from '../engine/parallel/index.js';
+import { DataParallel, type StepTimeline, defaultWorkers, siblingModule } from '../engine/parallel/index.js';
 import { CancelledError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import type { TrainTaskOptions } from './train-tasks.js';
 import { type BenchMachine, benchMachine, formatMachine } from './machine.js';
+import { type StepPhases, formatStepPhases, stepPhases } from './step-phases.js';
 
 /** Milliseconds with 1 and with N workers. */
 export interface WorkersTiming {
@@ -21,15 +22,22 @@ export interface WorkersTiming {
   cpuMs: { workers1: number; workersN: number };
 }
 
+/** {@link WorkersTiming} with where each step's time went, for 1 and N workers. */
+export interface RefStepTiming extends WorkersTiming {
+  phases: { workers1: StepPhases; workersN: StepPhases };
+}
+
 export interface TrainBenchResult {
   /** The reference step: EDSR 8×64, ×4, LR 24² -> HR 96², batch 8, L1 loss, Adam (median ms of `steps`). */
-  refStep: WorkersTiming;
+  refStep: RefStepTiming;
   /**
    * One OTS iteration: 10 map steps + 1 potential step, EDSR 8×64 ×4 with a bicubic skip, the ResNet critic
    * (64 features, up to 512) at 96², batch 8, Adam on both (median ms of `iters`); absent with `skipOts`.
    * Workers run at most 4 rows per forward/backward pass (batch 8 does not fit one wasm heap).
    */
   otsIter?: WorkersTiming;
+  /** Untimed reference steps before the timed ones, per worker count. */
+  warmup: number;
   machine: BenchMachine;
   date: string;
   backend: 'wasm';
@@ -39,8 +47,14 @@ export interface TrainBenchResult {
 export interface TrainBenchOptions {
   /** N (default: the number of cores, capped at 8). */
   workers?: number;
-  /** Timed reference steps after 2 warm-up steps (default 5). */
+  /** Timed reference steps (default 5), after `warmup` untimed ones. */
   steps?: number;
+  /**
+   * Untimed reference steps first (default 5): the first four steps of 2 workers are still 20-50% slower (V8
+   * optimises JS and tiers up wasm on background threads, which get a core only when a worker waits), so 2
+   * warm-up steps left two slow steps among 5 timed ones.
+   */
+  warmup?: number;
   /** Timed OTS iterations after a warm-up map step and potential step (default 1). */
   iters?: number;
   /** Skip the OTS iteration (the slow part). */
@@ -75,6 +89,7 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   const quick = options.quick ?? false;
   const n = options.workers ?? defaultWorkers();
   const steps = options.steps ?? (quick ? 2 : 5);
+  const warmup = options.warmup ?? (quick ? 2 : 5);
   const iters = options.iters ?? 1;
   const edsr = quick ? QUICK : REF;
   const batch = quick ? 2 : 8;
@@ -110,16 +125,19 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
 
   const counts = n === 1 ? [1] : [1, n];
   const ref: Run[][] = [];
+  const refTimelines: StepTimeline[][] = [];
   for (const w of counts) {
+    const timelines: StepTimeline[] = [];
+    refTimelines.push(timelines);
     check();
     say(`reference step, ${w} worker(s): starting`);
     ref.push(
       await timed(w, { kind: 'edsr-l1', edsr, seed: 1, lr: 1e-4 }, async (pool) => {
-        for (let i = 0; i < 2; i++) await pool.step('step', { lr, hr });
+        for (let i = 0; i < warmup; i++) await pool.step('step', { lr, hr });
         const runs: Run[] = [];
         for (let i = 0; i < steps; i++) {
           check();
-          runs.push(await clock(async () => void (await pool.step('step', { lr, hr }))));
+          runs.push(await clock(async () => void timelines.push((await pool.step('step', { lr, hr })).timeline)));
           say(`reference step, ${w} worker(s): ${round1(runs.at(-1)!.ms)} ms`);
         }
         return runs;
@@ -180,8 +198,9 @@ export async function benchTrain(options: TrainBenchOptions = {}): Promise<Train
   }
 
   return {
-    refStep: timing(ref),
+    refStep: { ...timing(ref), phases: { workers1: stepPhases(refTimelines[0]!), workersN: stepPhases(refTimelines.at(-1)!) } },
     ...(otsIter ? { otsIter } : {}),
+    warmup,
     machine: benchMachine(loadavgBefore),
     date: new Date().toISOString(),
     backend: 'wasm',
@@ -198,6 +217,8 @@ export function formatTrainBench(r: TrainBenchResult): string {
     `otsr train benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: wasm, ${r.date}`,
     formatMachine(r.machine),
     line('reference EDSR step', r.refStep),
+    ...(r.refStep.n > 1 ? ['  1 worker:', ...formatStepPhases(r.refStep.phases.workers1), `  ${r.refStep.n} workers:`] : []),
+    ...formatStepPhases(r.refStep.phases.workersN),
     ...(r.otsIter ? [line('OTS iteration (10 map + 1 potential)', r.otsIter)] : []),
   ].join('\n');
 }

@@ -84,6 +84,8 @@ export interface UpscaleBenchOptions {
   image?: string;
   /** A tiny model on a 128x96 resize of the photo: a smoke run, not a measurement. */
   quick?: boolean;
+  /** An x4 otsr model folder (e.g. models/unpaired-x4) to time instead of the reference EDSR. */
+  model?: string;
   onProgress?: (event: { label: string }) => void;
   signal?: AbortSignal;
 }
@@ -127,11 +129,14 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
   const megapixels = (cfg.width * cfg.height) / 1e6;
 
   // The model goes through a model folder, as a user's would, so that the workers load the very same weights.
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-bench-upscale-'));
-  const edsr = new Edsr({ nResBlocks: cfg.nResBlocks, nFeats: cfg.nFeats, scale: SCALE, seed: 1 });
-  await saveModel(dir, edsr, { scale: SCALE });
-  edsr.dispose();
-  const upscaler = await loadUpscaler(dir, { engine: 'tfjs' });
+  const temp = options.model === undefined ? await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-bench-upscale-')) : undefined;
+  const dir = options.model ?? temp!;
+  if (temp) {
+    const edsr = new Edsr({ nResBlocks: cfg.nResBlocks, nFeats: cfg.nFeats, scale: SCALE, seed: 1 });
+    await saveModel(temp, edsr, { scale: SCALE });
+    edsr.dispose();
+  }
+  const upscaler = await loadUpscaler(dir, { engine: 'tfjs', scale: SCALE });
   const onnxUpscalers: Upscaler[] = [];
   const rss = () => process.memoryUsage.rss() / 2 ** 20;
   const maxRss = () => process.resourceUsage().maxRSS / 1024;
@@ -226,7 +231,7 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
         width: cfg.width,
         height: cfg.height,
         scale: SCALE,
-        model: `EDSR ${cfg.nResBlocks}x${cfg.nFeats} x${SCALE}, no skip, random weights (seed 1)`,
+        model: options.model ?? `EDSR ${cfg.nResBlocks}x${cfg.nFeats} x${SCALE}, no skip, random weights (seed 1)`,
         tile,
         overlap,
         tiles,
@@ -240,7 +245,7 @@ export async function benchUpscale(options: UpscaleBenchOptions = {}): Promise<U
     await pool?.close();
     upscaler.dispose();
     for (const u of onnxUpscalers) u.dispose();
-    await fs.rm(dir, { recursive: true, force: true });
+    if (temp) await fs.rm(temp, { recursive: true, force: true });
   }
 }
 

@@ -58,10 +58,11 @@ export interface LoadUpscalerOptions {
 export const BASELINE_BLUR_SIGMA = 1;
 
 /**
- * The engine of otsr model folders when none is asked for: ONNX Runtime, which gives TF.js's numbers (to ~1e-6, the
- * same 8-bit pixels to a level) in half the CPU time (`otsr bench upscale`, bench/RESULTS.md).
+ * The engine of otsr model folders when none is asked for: TF.js, which since its Winograd convs upscales the
+ * shipped map 1.3x (one thread) and 1.6x (two) as fast as ONNX Runtime does, with the same numbers to ~1e-6
+ * (`otsr bench upscale --model models/unpaired-x4`, bench/RESULTS.md).
  */
-export const DEFAULT_ENGINE: Engine = 'onnx';
+export const DEFAULT_ENGINE: Engine = 'tfjs';
 
 const NOT_FOUND =
   "no such model: give an otsr model folder (from 'otsr train'), 'bicubic', 'bicubic+blur', an installed UpscalerJS model " +

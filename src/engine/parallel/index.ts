@@ -6,7 +6,8 @@ export {
   defaultWorkers,
   type ParallelState,
   type ParallelStepResult,
+  type StepTimeline,
 } from './pool.js';
 export { siblingModule, spawnModuleWorker } from './spawn.js';
-export type { CreateTask, ParallelStep, ParallelTask, TaskSpec, WorkerInfo } from './protocol.js';
+export type { CreateTask, ParallelStep, ParallelTask, TaskSpec, WorkerInfo, WorkerPhases } from './protocol.js';
 export { shardRange } from './shard.js';

@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backend.js';
 import { Barrier } from './barrier.js';
-import type { FromWorker, SharedInput, TaskSpec, ToWorker } from './protocol.js';
+import type { FromWorker, SharedInput, TaskSpec, ToWorker, WorkerPhases } from './protocol.js';
 import { siblingModule, spawnModuleWorker } from './spawn.js';
 
 export interface DataParallelOptions {
@@ -28,6 +28,19 @@ export interface ParallelStepResult {
   /** The loss over the whole batch (the shards' means, weighted by their sizes). */
   loss: number;
   metrics: Record<string, number>;
+  /** Where the step's time went (epoch ms and ms; see {@link WorkerPhases}). */
+  timeline: StepTimeline;
+}
+
+/** One step's times on the main thread (epoch ms), and each worker's phases, in rank order. */
+export interface StepTimeline {
+  /** The step was called. */
+  begin: number;
+  /** The inputs were in shared memory and the step messages about to be posted. */
+  posted: number;
+  /** Every worker's reply had arrived. */
+  end: number;
+  workers: WorkerPhases[];
 }
 
 /** A snapshot of a task's state as read from one worker. */
@@ -41,6 +54,9 @@ export interface ParallelState {
 export function defaultWorkers(): number {
   return Math.max(1, Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
 }
+
+/** Epoch ms, comparable with the workers' clocks. */
+const clock = () => performance.timeOrigin + performance.now();
 
 interface Pending {
   resolve: (msg: FromWorker) => void;
@@ -186,6 +202,7 @@ export class DataParallel {
    */
   async step(name: string, batch: Record<string, BatchInput>): Promise<ParallelStepResult> {
     if (!(name in this.paramCounts)) throw new Error(`unknown step '${name}' (the task has ${Object.keys(this.paramCounts).join(', ')})`);
+    const begin = clock();
     const shared: Record<string, SharedInput> = {};
     let rows: number | undefined;
     for (const [k, v] of Object.entries(batch)) {
@@ -197,16 +214,20 @@ export class DataParallel {
     if (rows === undefined || rows < this.workers) {
       throw new Error(`a batch of ${rows ?? 0} rows cannot be split over ${this.workers} workers`);
     }
+    const posted = clock();
     const replies = await this.broadcast((id) => ({ type: 'step', id, name, batch: shared }));
+    const end = clock();
     // Sum the weighted shard means in rank order, so the result does not depend on reply timing.
     let loss = 0;
     const metrics: Record<string, number> = {};
+    const workers: WorkerPhases[] = [];
     for (const r of replies) {
       if (r.type !== 'step') throw new Error(`unexpected reply ${r.type}`);
       loss += r.loss;
       for (const [k, v] of Object.entries(r.metrics)) metrics[k] = (metrics[k] ?? 0) + v;
+      workers.push(r.phases);
     }
-    return { loss, metrics };
+    return { loss, metrics, timeline: { begin, posted, end, workers } };
   }
 
   /**

@@ -59,6 +59,31 @@ export interface SharedInput {
   shape: number[];
 }
 
+/**
+ * Where one worker's share of a step went, in ms (epoch-based clocks, so that the main thread can line the
+ * workers' times up with its own): what {@link DataParallel} reports to find the time that a split step loses.
+ */
+export interface WorkerPhases {
+  /** When the worker took the step message (epoch ms). */
+  begin: number;
+  /** Copying its rows of the inputs out of shared memory into tensors. */
+  input: number;
+  /** Forward and backward pass (`tf.variableGrads`). */
+  compute: number;
+  /** Reading the gradients out of the backend into its shared slot. */
+  gradCopy: number;
+  /** Waiting at the barrier for the other workers' slots (their extra compute shows here). */
+  wait: number;
+  /** Summing its chunk of every slot. */
+  reduce: number;
+  /** Waiting at the barrier for the other workers' chunks. */
+  wait2: number;
+  /** The reduced gradients into tensors, and the optimizer's update. */
+  update: number;
+  /** When it posted its reply (epoch ms). */
+  end: number;
+}
+
 export type ToWorker =
   | { type: 'init'; grads: SharedArrayBuffer; stride: number }
   | { type: 'step'; id: number; name: string; batch: Record<string, SharedInput> }
@@ -68,7 +93,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; paramCounts: Record<string, number> }
-  | { type: 'step'; id: number; loss: number; metrics: Record<string, number> }
+  | { type: 'step'; id: number; loss: number; metrics: Record<string, number>; phases: WorkerPhases }
   | { type: 'state'; id: number; values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> }
   | { type: 'ok'; id: number }
   | { type: 'result'; id: number; value: unknown }

@@ -7,8 +7,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendName, initBackend } from '../backend.js';
 import { Barrier, BarrierAborted } from './barrier.js';
-import type { CreateTask, FromWorker, ParallelStep, ParallelTask, SharedInput, ToWorker, TaskSpec } from './protocol.js';
+import type { CreateTask, FromWorker, ParallelStep, ParallelTask, SharedInput, ToWorker, TaskSpec, WorkerPhases } from './protocol.js';
+import { addScaled, writeScaled } from './grad-slot.js';
 import { shardRange } from './shard.js';
+import { tensorFrom } from './shared-tensor.js';
 
 interface Data {
   task: TaskSpec;
@@ -47,11 +49,22 @@ async function start(): Promise<void> {
 function rowsOf(input: SharedInput, r0: number, r1: number): tf.Tensor {
   const [, ...rest] = input.shape;
   const per = rest.reduce((a, x) => a * x, 1);
-  const view = new Float32Array(input.buffer, r0 * per * 4, (r1 - r0) * per);
-  return tf.tensor(new Float32Array(view), [r1 - r0, ...rest], 'float32');
+  return tensorFrom(new Float32Array(input.buffer, r0 * per * 4, (r1 - r0) * per), [r1 - r0, ...rest]);
 }
 
-function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss: number; metrics: Record<string, number> } {
+/** Epoch ms, comparable across threads (each thread's `performance.now()` has its own origin). */
+const clock = () => performance.timeOrigin + performance.now();
+
+function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss: number; metrics: Record<string, number>; phases: WorkerPhases } {
+  const begin = clock();
+  const phases: WorkerPhases = { begin, input: 0, compute: 0, gradCopy: 0, wait: 0, reduce: 0, wait2: 0, update: 0, end: 0 };
+  let t = begin;
+  /** Adds the time since the last lap to `phase`. */
+  const lap = (phase: Exclude<keyof WorkerPhases, 'begin' | 'end'>) => {
+    const now = clock();
+    phases[phase] += now - t;
+    t = now;
+  };
   const names = Object.keys(batch);
   if (names.length === 0) throw new Error('a step needs at least one input');
   const total = batch[names[0]!]!.shape[0]!;
@@ -70,6 +83,7 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
     const inputs: Record<string, tf.Tensor> = {};
     try {
       for (const name of names) inputs[name] = rowsOf(batch[name]!, c0, c1);
+      lap('input');
       const out = tf.tidy(() => {
         let kept: Record<string, tf.Scalar> = {};
         const { value, grads: g } = tf.variableGrads(() => {
@@ -80,23 +94,20 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
         }, vars);
         return { value, grads: g, metrics: kept };
       });
+      lap('compute');
       let off = 0;
       for (const v of vars) {
         const g = out.grads[v.name];
         if (c0 === s0) {
-          if (g) {
-            const d = g.dataSync() as Float32Array;
-            for (let i = 0; i < d.length; i++) mine[off + i] = d[i]! * weight;
-          } else mine.fill(0, off, off + v.size);
-        } else if (g) {
-          const d = g.dataSync() as Float32Array;
-          for (let i = 0; i < d.length; i++) mine[off + i] += d[i]! * weight;
-        }
+          if (g) writeScaled(mine, off, g, weight);
+          else mine.fill(0, off, off + v.size);
+        } else if (g) addScaled(mine, off, g, weight);
         off += v.size;
       }
       loss += (out.value.dataSync()[0] ?? NaN) * weight;
       for (const [k, t] of Object.entries(out.metrics)) metrics[k] = (metrics[k] ?? 0) + (t.dataSync()[0] ?? NaN) * weight;
       tf.dispose([out.value, ...Object.values(out.grads), ...Object.values(out.metrics)]);
+      lap('gradCopy');
     } finally {
       tf.dispose(Object.values(inputs));
     }
@@ -106,6 +117,7 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
     // Reduce-scatter: worker r sums chunk r of every slot, in rank order (so the sum is the same bits in every
     // run), into the reduced row; then everyone reads the whole reduced row.
     barrier.arrive();
+    lap('wait');
     const [c0, c1] = shardRange(off, rank, size);
     const reduced = size * stride;
     for (let i = c0; i < c1; i++) {
@@ -113,18 +125,22 @@ function runStep(step: ParallelStep, batch: Record<string, SharedInput>): { loss
       for (let r = 1; r < size; r++) s += grads[r * stride + i]!;
       grads[reduced + i] = s;
     }
+    lap('reduce');
     barrier.arrive();
+    lap('wait2');
     tf.tidy(() => {
       const named: tf.NamedTensorMap = {};
       let o = reduced;
       for (const v of vars) {
-        named[v.name] = tf.tensor(grads.slice(o, o + v.size), v.shape, 'float32');
+        named[v.name] = tensorFrom(grads.subarray(o, o + v.size), v.shape);
         o += v.size;
       }
       step.update(named);
     });
+    lap('update');
   }
-  return { loss, metrics };
+  phases.end = clock();
+  return { loss, metrics, phases };
 }
 
 function readState(prefixes?: string[]): { values: Record<string, Float32Array>; shapes: Record<string, number[]>; counters: Record<string, number> } {

@@ -32,6 +32,15 @@ test('otsr bench upscale --quick prints a summary and writes the JSON result und
   }
 });
 
+test('otsr bench upscale --model times that model folder instead of the reference EDSR, and names it', () => {
+  const r = runCli(['bench', 'upscale', '--quick', '--workers', '1', '--model', 'models/unpaired-x4', '--no-save', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.equal(result.workload.model, 'models/unpaired-x4');
+  assert.ok(result.mpps1 > 0 && result.onnx.mpps1 > 0);
+  assert.ok(result.onnx.maxAbsDiff < 1e-4, `max |ONNX - TF.js| ${result.onnx.maxAbsDiff}`);
+});
+
 test('otsr bench upscale --memory measures peak RSS per size and tile, each in fresh processes (the median of --repeats), and writes the table', () => {
   const out = mkdtempSync(join(tmpdir(), 'otsr-bench-memory-'));
   try {

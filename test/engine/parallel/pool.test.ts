@@ -132,6 +132,15 @@ describe('DataParallel', () => {
       // The weights did move.
       assert.notDeepEqual(s0.values['map/head.w'], a.state.values['map/head.w']);
 
+      // Every step says where its time went: one entry per worker, no negative phase.
+      const { timeline } = await pool.step('step', batches(1, 4)[0]!);
+      assert.equal(timeline.workers.length, 2);
+      assert.ok(timeline.begin <= timeline.posted && timeline.posted <= timeline.end);
+      for (const w of timeline.workers) {
+        for (const k of ['input', 'compute', 'gradCopy', 'wait', 'reduce', 'wait2', 'update'] as const) assert.ok(w[k] >= 0, `${k} ${w[k]}`);
+        assert.ok(w.end >= w.begin);
+      }
+
       const [{ lr, hr }] = batches(1, 4);
       await assert.rejects(pool.step('nope', { lr: lr! }), /unknown step 'nope'/);
       await assert.rejects(pool.step('step', { lr: { data: lr!.data.subarray(0, 108), shape: [1, 6, 6, 3] } }), /cannot be split over 2/);

@@ -8,6 +8,7 @@ interface BenchTrainOptions {
   json?: boolean;
   workers: number;
   steps: number;
+  warmup: number;
   iters: number;
   ots: boolean;
   out: string;
@@ -25,7 +26,8 @@ export function benchTrainCommand(): Command {
     )
     .option('--json', 'print only the JSON result on stdout')
     .option('--workers <n>', 'N, the worker count compared with 1 (default: cores, at most 8)', intOption('--workers', 1, 64), defaultWorkers())
-    .option('--steps <n>', 'timed reference steps after 2 warm-up steps (median)', intOption('--steps', 1, 1000), 5)
+    .option('--steps <n>', 'timed reference steps (median)', intOption('--steps', 1, 1000), 5)
+    .option('--warmup <n>', 'untimed reference steps before them', intOption('--warmup', 0, 1000), 5)
     .option('--iters <n>', 'timed OTS iterations (median)', intOption('--iters', 1, 100), 1)
     .option('--no-ots', 'skip the OTS iteration (about a minute per worker count on 2 cores)')
     .option('--out <dir>', 'folder for the JSON result', 'bench/results')
@@ -39,6 +41,7 @@ export function benchTrainCommand(): Command {
         const result = await benchTrain({
           workers: opts.workers,
           steps: opts.steps,
+          warmup: opts.warmup,
           iters: opts.iters,
           skipOts: !opts.ots,
           quick: opts.quick ?? false,

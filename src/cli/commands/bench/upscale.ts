@@ -13,6 +13,7 @@ interface BenchUpscaleOptions {
   tile: number;
   overlap: number;
   image?: string;
+  model?: string;
   out: string;
   save: boolean;
   quick?: boolean;
@@ -36,6 +37,7 @@ export function benchUpscaleCommand(): Command {
     .option('--tile <px>', 'tile side in input pixels', intOption('--tile', 16), 256)
     .option('--overlap <px>', 'input pixels shared by neighbouring tiles', intOption('--overlap', 0), 16)
     .option('--image <file>', 'another photo (resized to 1024x768)')
+    .option('--model <dir>', 'an x4 otsr model folder (e.g. models/unpaired-x4) instead of the reference EDSR')
     .option('--out <dir>', 'folder for the JSON result', 'bench/results')
     .option('--no-save', 'do not write the JSON file')
     .option('--quick', 'a tiny model on a 128x96 photo (tile 32, overlap 8): a smoke run, not a measurement')
@@ -62,6 +64,7 @@ export function benchUpscaleCommand(): Command {
           ...(!opts.quick || given('tile') ? { tile: opts.tile } : {}),
           ...(!opts.quick || given('overlap') ? { overlap: opts.overlap } : {}),
           ...(opts.image ? { image: opts.image } : {}),
+          ...(opts.model ? { model: opts.model } : {}),
           quick: opts.quick ?? false,
           signal: controller.signal,
           onProgress: (e) => process.stderr.write(`${e.label}\n`),
