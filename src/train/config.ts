@@ -93,9 +93,10 @@ export const DEFAULT_TRAIN_CONFIG = {
   // On images a weight of 1 lets a young potential pull the map far from bicubic within a few steps; 100
   // keeps it close while the potential learns (bench/RESULTS.md, tuning pilots). Same OT map either way.
   costWeight: 100,
-  // Pretraining only: every OT stage measured after it made the map worse on val, more so the longer it ran
-  // (227 steps: -0.06 dB, -0.020 SSIM; 400: -0.60 dB, -0.146 SSIM, below bicubic: bench/RESULTS.md, "The OT
-  // stage after pretraining"). `--steps` beyond `--pretrain-steps` runs it.
+  // = pretrainSteps, pretraining only (and the CLI's --steps follows a given --pretrain-steps): every OT stage
+  // measured after it made the map worse on val, more so the longer it ran (227 steps: -0.06 dB, -0.020 SSIM;
+  // 400: -0.60 dB, -0.146 SSIM, below bicubic: bench/RESULTS.md, "The OT stage after pretraining, run longer").
+  // `--steps` beyond `--pretrain-steps` runs it.
   steps: 1500,
   crop: 64,
   batch: 8,

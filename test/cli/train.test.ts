@@ -140,6 +140,11 @@ test('pretraining through the CLI: paired steps first, then the solver; HR image
     .filter((l) => l.type === 'train')
     .map((l) => Object.keys(l.losses!).sort().join(','));
   assert.deepEqual(losses, ['paired', 'paired', 'cost,map,potential']);
+  // Without --steps the run is its pretraining, however long, and no OT stage.
+  const only = at('run pretrain only');
+  const p = await runCliAsync(['train', '--lr', path.join(demo, 'lr'), '--hr', path.join(demo, 'hr'), '--out', only, '--pretrain-steps', '2', ...pre]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(JSON.parse(readFileSync(path.join(only, 'config.json'), 'utf8')).steps, 2);
   // The odd-files folders hold 40x32 images: enough for 16 px crops, too small for 16 + 2 x 12 px pair crops.
   const small = await runCliAsync(['train', '--lr', lr, '--hr', hr, '--out', at('run pretrain small'), '--steps', '2', '--pretrain-steps', '1', ...pre]);
   assert.equal(small.code, 2, small.stderr);

@@ -21,7 +21,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--solver <name>', 'ots: neural OT (unbiased); gan: regularized WGAN-GP baseline').choices(['ots', 'gan']).default(D.solver))
     .option('--lambda <l>', 'GAN only: weight of the content cost (0 = plain GAN)', floatOption('--lambda', 0), D.lambda)
     .option('--cost-weight <w>', 'OTS only: weight of the transport cost (the OT map is the same for any weight; a larger one keeps the map near bicubic while the potential is weak)', floatOption('--cost-weight', 0), D.costWeight)
-    .option('--steps <n>', 'outer iterations, pretraining steps included; those beyond --pretrain-steps run the solver from the pretrained map (OTS: k map steps + 1 potential step). The default equals --pretrain-steps: no OT stage, as every one measured made the map worse at CPU budgets (bench/RESULTS.md)', intOption('--steps', 1), D.steps)
+    .option('--steps <n>', 'outer iterations, pretraining steps included; those beyond --pretrain-steps run the solver from the pretrained map (OTS: k map steps + 1 potential step). Default: --pretrain-steps (no OT stage: every one measured made the map worse at CPU budgets, bench/RESULTS.md), or this count without pretraining', intOption('--steps', 1), D.steps)
     .option('--crop <c>', 'HR crop side in pixels (LR crops are c / scale)', intOption('--crop', 8), D.crop)
     .option('--batch <b>', 'images per batch', intOption('--batch', 1), D.batch)
     .option('--arch <preset|json>', `map architecture: ${Object.keys(MAP_PRESETS).join(', ')} or a JSON spec`, 'small')
@@ -51,6 +51,8 @@ export function trainCommand(): Command {
       // A model to start from brings its own architecture, and is already trained: no pretraining unless asked.
       const map = o.init !== undefined && !given('arch') ? await readModelArch(o.init) : resolveArch(o.arch, MAP_PRESETS, o.scale, '--arch');
       const pretrainSteps = o.init !== undefined && !given('pretrainSteps') ? 0 : o.pretrainSteps;
+      // Not given: as long as the pretraining (no OT stage), or the default count when there is none.
+      const steps = given('steps') || pretrainSteps === 0 ? o.steps : pretrainSteps;
       const config: TrainConfig = {
         lr: o.lr,
         hr: o.hr,
@@ -58,7 +60,7 @@ export function trainCommand(): Command {
         solver: o.solver,
         lambda: o.lambda,
         costWeight: o.costWeight,
-        steps: o.steps,
+        steps,
         crop: o.crop,
         batch: o.batch,
         map,
