@@ -37,8 +37,8 @@ export interface DemoScores {
   perceptual: number;
 }
 
-/** Demo pretraining steps per minute of `--minutes`: what two idle cores of this project's machine make, or a little less. */
-export const DEMO_STEPS_PER_MINUTE = 100;
+/** Demo pretraining steps per minute of `--minutes`: a little under what two idle cores of this project's machine make (88 a minute, validation included), so that it ends annealed. */
+export const DEMO_STEPS_PER_MINUTE = 80;
 
 /**
  * A small run that trains in minutes on a laptop CPU, with the recipe of `otsr train` (DEFAULT_TRAIN_CONFIG):
