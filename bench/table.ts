@@ -15,12 +15,12 @@ interface Evaluation {
   perceptual: number;
   fid?: number;
   kid?: number;
-  fidStd?: number;
-  kidStd?: number;
+  fidStd?: number | null;
+  kidStd?: number | null;
 }
 
 const spread = (value: number | undefined, std: number | undefined, digits: number) =>
-  value === undefined ? '–' : std === undefined ? value.toFixed(digits) : `${value.toFixed(digits)} ± ${std.toFixed(digits)}`;
+  value == null ? '–' : std == null ? value.toFixed(digits) : `${value.toFixed(digits)} ± ${std.toFixed(digits)}`;
 
 const rows = process.argv.slice(2).map((arg) => {
   const [label, file, training = '', command = ''] = arg.split('::');
