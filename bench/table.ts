@@ -19,7 +19,7 @@ interface Evaluation {
   kidStd?: number | null;
 }
 
-const spread = (value: number | undefined, std: number | undefined, digits: number) =>
+const spread = (value: number | null | undefined, std: number | null | undefined, digits: number) =>
   value == null ? '–' : std == null ? value.toFixed(digits) : `${value.toFixed(digits)} ± ${std.toFixed(digits)}`;
 
 const rows = process.argv.slice(2).map((arg) => {
