@@ -1,19 +1,12 @@
-import type { StepTimeline } from '../engine/parallel/index.js';
+import type { StepTimeline, WorkerPhases } from '../engine/parallel/index.js';
 
-/** Median ms of each part of a data-parallel step, for one worker (see WorkerPhases). */
-export interface WorkerPhaseMedians {
+/** Median ms of each part of a data-parallel step, for one worker: WorkerPhases' durations, plus the messages' transit. */
+export type WorkerPhaseMedians = Omit<WorkerPhases, 'begin' | 'end'> & {
   /** From the main thread posting the step to this worker taking it. */
   dispatch: number;
-  input: number;
-  compute: number;
-  gradCopy: number;
-  wait: number;
-  reduce: number;
-  wait2: number;
-  update: number;
   /** From this worker posting its reply to the main thread having every reply. */
   reply: number;
-}
+};
 
 /** Where the time of a data-parallel step goes: medians over steps, in ms. */
 export interface StepPhases {
