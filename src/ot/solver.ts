@@ -94,6 +94,17 @@ export interface SolverCounters {
   costRefreshedAt: number | null;
 }
 
+/**
+ * `costRefreshedAt` as a plain number and back, for the worker threads' counters (numbers only): -1 stands for
+ * a cost not yet refreshed (null).
+ */
+export function refreshedAtToCounter(at: number | null): number {
+  return at ?? -1;
+}
+export function refreshedAtFromCounter(counter: number | undefined): number | null {
+  return counter === undefined || counter < 0 ? null : counter;
+}
+
 /** The networks' part of a state: what {@link flattenSolverState} flattens. */
 export type SolverTensors = Pick<SolverState, 'map' | 'potential' | 'mapOptimizer' | 'potentialOptimizer' | 'cost'>;
 

@@ -5,7 +5,7 @@ import type { Sampler } from '../data/sampler.js';
 import type { PairSampler } from '../data/synthetic-pairs.js';
 import { PAIRED_UPDATES_PER_STEP } from '../ot/objectives.js';
 import type { Module } from '../nn/module.js';
-import { type StepLosses, type SolverState, drawBatch, flattenSolverState, unflattenSolverState } from '../ot/solver.js';
+import { type StepLosses, type SolverState, drawBatch, flattenSolverState, refreshedAtFromCounter, refreshedAtToCounter, unflattenSolverState } from '../ot/solver.js';
 import { Rng } from '../util/rng.js';
 import type { OtTaskOptions } from './run-spec.js';
 
@@ -184,9 +184,11 @@ export class ParallelSolver {
   async getState(): Promise<SolverState> {
     const s = await this.pool.readState(0);
     const tensors = Object.entries(s.values).map(([name, values]): [string, tf.Tensor] => [name, tf.tensor(values, s.shapes[name], 'float32')]);
-    // Worker counters are numbers: -1 stands for a cost not yet refreshed.
-    const at = s.counters.costRefreshedAt!;
-    const counters = { mapOptimizerT: s.counters.mapOptimizerT!, potentialOptimizerT: s.counters.potentialOptimizerT!, costRefreshedAt: at < 0 ? null : at };
+    const counters = {
+      mapOptimizerT: s.counters.mapOptimizerT!,
+      potentialOptimizerT: s.counters.potentialOptimizerT!,
+      costRefreshedAt: refreshedAtFromCounter(s.counters.costRefreshedAt),
+    };
     return {
       kind: this.kind,
       step: this.completed,
@@ -209,7 +211,7 @@ export class ParallelSolver {
       values[name] = t.dataSync() as Float32Array;
       shapes[name] = t.shape;
     }
-    const counters = { ...flat.counters, costRefreshedAt: flat.counters.costRefreshedAt ?? -1 };
+    const counters = { ...flat.counters, costRefreshedAt: refreshedAtToCounter(flat.counters.costRefreshedAt) };
     await this.pool.writeState({ values, shapes, counters });
     this.rng.setState(state.rng);
     this.source.setState(state.source);

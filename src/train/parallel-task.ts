@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ParallelStep, ParallelTask, WorkerInfo } from '../engine/parallel/protocol.js';
 import { Adam } from '../ot/adam.js';
 import { criticObjective, mapObjective, pairedObjective, potentialObjective, pretrainRate } from '../ot/objectives.js';
+import { refreshedAtFromCounter, refreshedAtToCounter } from '../ot/solver.js';
 import { modulesTaskState } from '../ot/task-state.js';
 import { type OtTaskOptions, buildNetworks } from './run-spec.js';
 
@@ -61,14 +62,14 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
     getState() {
       const { tensors, counters } = modules.getState();
       const c = cost.getState();
-      counters.costRefreshedAt = c.refreshedAt ?? -1;
+      counters.costRefreshedAt = refreshedAtToCounter(c.refreshedAt);
       for (const [name, t] of Object.entries(c.weights ?? {})) tensors[`cost/${name}`] = t;
       return { tensors, counters };
     },
     setState(tensors, counters) {
       modules.setState(tensors, counters);
-      const at = counters.costRefreshedAt ?? -1;
-      if (at < 0) cost.setState({ refreshedAt: null });
+      const at = refreshedAtFromCounter(counters.costRefreshedAt);
+      if (at === null) cost.setState({ refreshedAt: null });
       else {
         const weights: Record<string, tf.Tensor> = {};
         for (const [name, t] of Object.entries(tensors)) if (name.startsWith('cost/')) weights[name.slice(5)] = t;
