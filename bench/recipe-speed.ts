@@ -14,15 +14,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import path from 'node:path';
 import { benchMachine } from '../src/bench/machine.js';
+import { takeNumberOption } from './args.js';
 
 const argv = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(argv[i + 1]);
-  argv.splice(i, 2);
-  return v;
-};
+const option = (name: string, fallback: number) => takeNumberOption(argv, name, fallback);
 const pretrain = option('--pretrain', 20);
 const ots = option('--ots', 10);
 const data = path.resolve('../shared/data/unpaired-x4/train');

@@ -18,15 +18,10 @@ import { kernelInceptionDistance } from '../src/metrics/fid.js';
 import { PerceptualNet } from '../src/metrics/perceptual.js';
 import { loadModel } from '../src/nn/serialize-node.js';
 import type { Module } from '../src/nn/module.js';
+import { takeNumberOption } from './args.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  args.splice(i, 2);
-  return v;
-};
+const flag = (name: string, fallback: number) => takeNumberOption(args, name, fallback);
 const crops = flag('--crops', 192);
 const lrCrop = flag('--lr-crop', 32);
 const scale = 4;
