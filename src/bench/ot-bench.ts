@@ -25,6 +25,11 @@ export interface OtBenchConfig {
   batchSize: number;
   /** k of OTS. */
   mapSteps: number;
+  /**
+   * γ of OTS's R1 penalty on the potential (0: none). The bench's cost is ½|x − y|² (a sum), an image run's
+   * w·½·mean over n pixels: the same relative penalty is γ_bench = γ_image · w / n.
+   */
+  potentialPenalty: number;
   /** n of the GAN. */
   criticSteps: number;
   /** Adam learning rate of every network. */
@@ -57,6 +62,7 @@ export const DEFAULT_OT_BENCH: OtBenchConfig = {
   seed: 0,
   batchSize: 64,
   mapSteps: 10,
+  potentialPenalty: 0,
   criticSteps: 10,
   lr: 1e-3,
   otsBetas: [0.5, 0.999],
@@ -221,7 +227,7 @@ export async function trainAndScore(
   const common = { batchSize: config.batchSize, seed: seed + 505, mapLr: config.lr, potentialLr: config.lr };
   const solver: OtSolver =
     solverKind === 'ots'
-      ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.mapSteps, betas: config.otsBetas })
+      ? new NeuralOT(problem, { map, potential }, { ...common, mapSteps: config.mapSteps, betas: config.otsBetas, potentialPenalty: config.potentialPenalty })
       : new RegularizedGAN(problem, { map, potential }, {
           ...common,
           lambda: lambda ?? 0,

@@ -15,6 +15,11 @@ export interface NeuralOTOptions extends CommonSolverOptions {
    * the potential is still weak: steadier early training. Default 1.
    */
   costWeight?: number;
+  /**
+   * γ of the R1 penalty γ/2·E|∇f(y)|² on the potential at the target samples (see potentialObjective).
+   * Default 0: the paper's unpenalised potential.
+   */
+  potentialPenalty?: number;
 }
 
 /**
@@ -29,15 +34,19 @@ export class NeuralOT extends OtSolver {
   readonly kind = 'ots' as const;
   readonly mapSteps: number;
   readonly costWeight: number;
+  readonly potentialPenalty: number;
 
   constructor(problem: OtProblem, networks: OtNetworks, options: NeuralOTOptions = {}) {
     // Checked before super(), which allocates the optimizers.
     const mapSteps = positiveInteger('mapSteps', options.mapSteps ?? 10);
     const costWeight = options.costWeight ?? 1;
     if (!(costWeight > 0 && Number.isFinite(costWeight))) throw new Error(`costWeight must be a positive number, got ${costWeight}`);
+    const potentialPenalty = options.potentialPenalty ?? 0;
+    if (!(potentialPenalty >= 0 && Number.isFinite(potentialPenalty))) throw new Error(`potentialPenalty must be a number >= 0, got ${potentialPenalty}`);
     super(problem, networks, options, [...NEURAL_OT_BETAS]);
     this.mapSteps = mapSteps;
     this.costWeight = costWeight;
+    this.potentialPenalty = potentialPenalty;
   }
 
   protected async runStep(): Promise<Omit<StepLosses, 'step'>> {
@@ -48,21 +57,26 @@ export class NeuralOT extends OtSolver {
       mapLoss += r.loss / this.mapSteps;
       cost += r.cost / this.mapSteps;
     }
-    const potentialLoss = await this.potentialUpdate();
-    return { mapLoss, potentialLoss, cost };
+    const { loss: potentialLoss, r1 } = await this.potentialUpdate();
+    return { mapLoss, potentialLoss, cost, ...(this.potentialPenalty > 0 ? { gradientPenalty: r1 } : {}) };
   }
 
-  /** One update of f on E_P[f(T(x))] − E_Q[f(y)] (i.e. gradient ascent on the dual objective). */
-  private async potentialUpdate(): Promise<number> {
+  /** One update of f on E_P[f(T(x))] − E_Q[f(y)] (i.e. gradient ascent on the dual objective), R1-penalised if asked. */
+  private async potentialUpdate(): Promise<{ loss: number; r1: number }> {
     const x = await this.draw('source');
     const y = await this.draw('target');
     try {
-      const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => potentialObjective(this.map, this.potential, x, y), this.potential.trainableVariables());
+      const [loss, r1] = tf.tidy(() => {
+        let r1: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const r = potentialObjective(this.map, this.potential, x, y, this.potentialPenalty);
+          r1 = tf.keep(r.r1);
+          return r.loss;
+        }, this.potential.trainableVariables());
         this.potentialOptimizer.applyGradients(grads);
-        return value;
+        return [value, r1!];
       });
-      return await readScalar(loss);
+      return { loss: await readScalar(loss), r1: await readScalar(r1) };
     } finally {
       tf.dispose([x, y]);
     }

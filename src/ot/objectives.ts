@@ -26,9 +26,20 @@ export function mapObjective(map: Module, potential: Module, cost: TransportCost
   return { loss: tf.sub(tf.mul(c, weight), tf.mean(potentialOf(potential, tx))) as tf.Scalar, cost: c };
 }
 
-/** OTS's potential objective E f(T(x)) − E f(y), minimised by f (gradient ascent on the dual). */
-export function potentialObjective(map: Module, potential: Module, x: tf.Tensor, y: tf.Tensor): tf.Scalar {
-  return tf.sub(tf.mean(potentialOf(potential, map.apply(x))), tf.mean(potentialOf(potential, y))) as tf.Scalar;
+/**
+ * OTS's potential objective E f(T(x)) − E f(y), minimised by f (gradient ascent on the dual), plus, when
+ * `penalty` γ > 0, γ/2·E|∇f(y)|² at the target samples (R1, Mescheder et al. 2018). The paper's potential is
+ * unpenalised (γ = 0). The penalty keeps f smooth around the HR samples, which bounds how far one potential
+ * update can pull the map (its gradient is ∇f(T(x))); it also shrinks the transport a little, which `otsr
+ * bench ot` measures. `r1` is E|∇f(y)|² without its weight (0 when γ = 0).
+ */
+export function potentialObjective(map: Module, potential: Module, x: tf.Tensor, y: tf.Tensor, penalty = 0): { loss: tf.Scalar; r1: tf.Scalar } {
+  const gap = tf.sub(tf.mean(potentialOf(potential, map.apply(x))), tf.mean(potentialOf(potential, y))) as tf.Scalar;
+  if (!(penalty > 0)) return { loss: gap, r1: tf.scalar(0) };
+  const axes = [...Array(y.rank).keys()].slice(1);
+  const g = tf.grad((z: tf.Tensor) => tf.sum(potentialOf(potential, z)))(y);
+  const r1 = tf.mean(tf.sum(tf.square(g), axes)) as tf.Scalar;
+  return { loss: tf.add(gap, tf.mul(r1, penalty / 2)) as tf.Scalar, r1 };
 }
 
 /**

@@ -19,7 +19,7 @@ export interface StepLosses {
   potentialLoss: number;
   /** Mean transport cost c(x, T(x)) over the map batches of this step. */
   cost: number;
-  /** GAN only: mean gradient penalty E(|∇f| − 1)² (without its weight). */
+  /** Mean gradient penalty without its weight: the GAN's E(|∇f| − 1)², or OTS's R1 E|∇f(y)|² when its potential is penalised. */
   gradientPenalty?: number;
   /**
    * Set on pretraining steps only (then the other losses are 0): the mean L1 loss E|T(x) − y| on the step's

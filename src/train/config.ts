@@ -24,10 +24,14 @@ export interface TrainConfig {
   map: ArchSpec;
   /** The potential / critic f (HR -> scalar). */
   potential: ArchSpec;
-  /** Adam learning rate of both networks. */
+  /** Adam learning rate of the map in the solver's steps, and of the potential unless `potentialLearningRate` is set. */
   learningRate: number;
+  /** Adam learning rate of the potential / critic. Absent: `learningRate`. */
+  potentialLearningRate?: number;
   /** OTS: map steps per potential step. */
   kMap: number;
+  /** OTS: γ of the potential's R1 penalty γ/2·E|∇f(y)|² at the HR samples (0: none, the paper's). Absent in runs saved before it existed: 0. */
+  potentialPenalty?: number;
   /** GAN: critic steps per map step. */
   nCritic: number;
   /** Refresh the cost's reference map U to a frozen copy of T every N steps (0: keep bicubic). */
@@ -102,6 +106,7 @@ export const DEFAULT_TRAIN_CONFIG = {
   batch: 8,
   learningRate: 1e-4,
   kMap: 10,
+  potentialPenalty: 0,
   nCritic: 5,
   refreshEvery: 0,
   pretrainSteps: 1500,
@@ -140,6 +145,8 @@ export function validateConfig(c: TrainConfig): void {
   if (c.crop % c.scale !== 0) throw new UsageError(`--crop ${c.crop} must be a multiple of --scale ${c.scale}`);
   if (c.crop / c.scale < 4) throw new UsageError(`--crop ${c.crop} is too small for scale ${c.scale} (LR crops under 4 pixels)`);
   if (c.costWeight !== undefined && !(c.costWeight > 0)) throw new UsageError(`--cost-weight must be > 0, got ${c.costWeight}`);
+  if (c.potentialLearningRate !== undefined && !(c.potentialLearningRate > 0)) throw new UsageError(`--potential-learning-rate must be > 0, got ${c.potentialLearningRate}`);
+  if (c.potentialPenalty !== undefined && !(c.potentialPenalty >= 0)) throw new UsageError(`--potential-penalty must be >= 0, got ${c.potentialPenalty}`);
   if (c.pretrainSteps !== undefined && !(Number.isInteger(c.pretrainSteps) && c.pretrainSteps >= 0)) {
     throw new UsageError(`--pretrain-steps must be an integer >= 0, got ${c.pretrainSteps}`);
   }
@@ -162,12 +169,14 @@ export function validateConfig(c: TrainConfig): void {
 /** The settings that must not change when a run is resumed (the rest, e.g. --steps, may). */
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
   const fixed: (keyof TrainConfig)[] = [
-    'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'nCritic', 'seed', 'refreshEvery', 'learningRate',
+    'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'potentialPenalty', 'nCritic', 'seed', 'refreshEvery', 'learningRate', 'potentialLearningRate',
     'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation', 'init',
   ];
   const withDefaults = (c: TrainConfig): TrainConfig => ({
     ...c,
     costWeight: c.costWeight ?? 1,
+    potentialPenalty: c.potentialPenalty ?? 0,
+    potentialLearningRate: c.potentialLearningRate ?? c.learningRate,
     workers: c.workers ?? 1,
     pretrainSteps: c.pretrainSteps ?? 0,
     pretrainLearningRate: c.pretrainLearningRate ?? c.learningRate,

@@ -95,8 +95,8 @@ export class ParallelSolver {
       mapLoss += r.loss / k;
       cost += r.metrics.cost! / k;
     }
-    const { loss: potentialLoss } = await this.update('potential', ['source', 'target']);
-    return { mapLoss, potentialLoss, cost };
+    const { loss: potentialLoss, metrics } = await this.update('potential', ['source', 'target']);
+    return { mapLoss, potentialLoss, cost, ...(this.options.task.potentialPenalty > 0 ? { gradientPenalty: metrics.r1! } : {}) };
   }
 
   private async pairedStep(): Promise<Omit<StepLosses, 'step'>> {

@@ -18,7 +18,7 @@ export const OT_STEPS = { ots: ['map', 'potential', 'paired'], gan: ['critic', '
  * Builds the task. Steps (the objectives of ot/objectives.ts, each a mean over the rows it is given, so that the
  * workers' shards average to the whole batch's):
  * - `map` {x}: w·c(x, T(x)) − f(T(x)) on the map (metric `cost`);
- * - `potential` {x, y}: f(T(x)) − f(y) on the potential (OTS);
+ * - `potential` {x, y}: f(T(x)) − f(y) (+ the R1 penalty if asked) on the potential (OTS; metric `r1`);
  * - `critic` {x, y, eta}: the WGAN-GP critic objective, eta [B,1,1,1] drawn by the caller (GAN; metric `gp`);
  * - `paired` {x, y}: pretraining, E|T(x) − y| on aligned synthetic pairs, on the map.
  * Command `afterStep` (args: the outer step just completed) lets the cost refresh its reference.
@@ -39,7 +39,10 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
   };
   const potentialStep: ParallelStep = {
     params: potential.params,
-    loss: ({ x, y }) => potentialObjective(map, potential, x!, y!),
+    loss: ({ x, y }) => {
+      const r = potentialObjective(map, potential, x!, y!, o.potentialPenalty);
+      return { loss: r.loss, metrics: { r1: r.r1 } };
+    },
     update: (g) => potentialAdam.applyGradients(g),
   };
   const criticStep: ParallelStep = {

@@ -37,6 +37,8 @@ export interface OtTaskOptions {
   costWeight: number;
   /** GAN only: weight of the gradient penalty. */
   gpWeight: number;
+  /** OTS only: γ of the potential's R1 penalty γ/2·E|∇f(y)|² (0: none, the paper's). */
+  potentialPenalty: number;
   /** Outer steps of supervised pretraining on synthetic pairs before the solver's own (0: none). */
   pretrainSteps: number;
   /** Adam learning rate of the pretraining updates (on the map's optimizer), and its schedule. */
@@ -111,7 +113,7 @@ export function buildSolver(o: OtTaskOptions, nets: RunNetworks, data: SolverDat
     ...(data.pairs && o.pretrainSteps > 0 ? { pretrain: { pairs: data.pairs, steps: o.pretrainSteps, lr: o.pretrainLr, schedule: o.pretrainSchedule } } : {}),
   };
   return o.solver === 'ots'
-    ? new NeuralOT(problem, networks, { ...common, mapSteps: loop.innerSteps, costWeight: o.costWeight })
+    ? new NeuralOT(problem, networks, { ...common, mapSteps: loop.innerSteps, costWeight: o.costWeight, potentialPenalty: o.potentialPenalty })
     : new RegularizedGAN(problem, networks, { ...common, lambda: o.costWeight, criticSteps: loop.innerSteps, gpWeight: o.gpWeight });
 }
 
@@ -129,10 +131,11 @@ export function otTaskOptions(config: TrainConfig): OtTaskOptions {
     scale: config.scale,
     refreshEvery: config.refreshEvery,
     mapLr: config.learningRate,
-    potentialLr: config.learningRate,
+    potentialLr: config.potentialLearningRate ?? config.learningRate,
     betas: ots ? [...NEURAL_OT_BETAS] : [...GAN_BETAS],
     costWeight: ots ? (config.costWeight ?? 1) : config.lambda,
     gpWeight: GAN_GP_WEIGHT,
+    potentialPenalty: ots ? (config.potentialPenalty ?? 0) : 0,
     pretrainSteps: config.pretrainSteps ?? 0,
     pretrainLr: config.pretrainLearningRate ?? config.learningRate,
     pretrainSchedule: config.pretrainSchedule ?? 'constant',

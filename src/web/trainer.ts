@@ -131,6 +131,7 @@ export class WebTrainer {
       betas: [...NEURAL_OT_BETAS],
       costWeight,
       gpWeight: GAN_GP_WEIGHT,
+      potentialPenalty: DEFAULT_TRAIN_CONFIG.potentialPenalty,
       pretrainSteps,
       pretrainLr: pretrainLearningRate,
       pretrainSchedule: DEFAULT_TRAIN_CONFIG.pretrainSchedule,

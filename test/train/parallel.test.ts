@@ -26,14 +26,19 @@ before(async () => {
   await initBackend('wasm');
 });
 
-for (const solver of ['ots', 'gan'] as const) {
-  test(`${solver} on 2 workers (3 images a batch: 2 + 1) follows the one-thread run, with samples, validation and model`, async () => {
+const variants: { name: string; config: Partial<TrainConfig> }[] = [
+  { name: 'ots', config: { solver: 'ots' } },
+  { name: 'ots with an R1-penalised potential', config: { solver: 'ots', potentialPenalty: 0.5 } },
+  { name: 'gan', config: { solver: 'gan' } },
+];
+for (const { name, config } of variants) {
+  test(`${name} on 2 workers (3 images a batch: 2 + 1) follows the one-thread run, with samples, validation and model`, async () => {
     const val = { valLr: path.join(demo, 'val/lr'), valHr: path.join(demo, 'val/hr') };
     const [one, two] = [await tempRun(), await tempRun()];
-    await train(tinyConfig({ solver, workers: 1, ...val }), one);
+    await train(tinyConfig({ ...config, workers: 1, ...val }), one);
     const before = tf.memory().numTensors;
     const messages: string[] = [];
-    const result = await train(tinyConfig({ solver, ...val }), two, { onMessage: (m) => messages.push(m) });
+    const result = await train(tinyConfig({ ...config, ...val }), two, { onMessage: (m) => messages.push(m) });
     assert.equal(tf.memory().numTensors, before, 'no tensor leaks on the main thread');
     assert.equal(result.status, 'done');
     assert.equal(result.workers, 2);
@@ -43,6 +48,7 @@ for (const solver of ['ots', 'gan'] as const) {
     const [logOne, logTwo] = [await readLog(runPaths(one).log), await readLog(runPaths(two).log)];
     const [a, b] = [trainLosses(logOne), trainLosses(logTwo)];
     assert.equal(b.length, 4);
+    assert.equal('gp' in b[0]!, config.solver === 'gan' || config.potentialPenalty !== undefined, 'the penalty is logged where there is one');
     // The same batches and the same updates: only the order of float sums differs.
     for (let i = 0; i < a.length; i++) {
       for (const [k, v] of Object.entries(a[i]!)) {

@@ -26,6 +26,7 @@ const task = (overrides: Partial<OtTaskOptions> = {}): OtTaskOptions => ({
   betas: [0.9, 0.999],
   costWeight: 7,
   gpWeight: 3,
+  potentialPenalty: 0,
   pretrainSteps: 0,
   pretrainLr: 1e-3,
   pretrainSchedule: 'cosine',

@@ -26,8 +26,10 @@ export function trainCommand(): Command {
     .option('--batch <b>', 'images per batch', intOption('--batch', 1), D.batch)
     .option('--arch <preset|json>', `map architecture: ${Object.keys(MAP_PRESETS).join(', ')} or a JSON spec`, 'small')
     .option('--potential <preset|json>', `potential/critic: ${Object.keys(POTENTIAL_PRESETS).join(', ')} or a JSON spec`, 'small')
-    .option('--learning-rate <lr>', 'Adam learning rate of both networks', floatOption('--learning-rate', 0), D.learningRate)
+    .option('--learning-rate <lr>', 'Adam learning rate of the map in the solver\'s steps, and of the potential unless --potential-learning-rate is given', floatOption('--learning-rate', 0), D.learningRate)
+    .option('--potential-learning-rate <lr>', 'Adam learning rate of the potential/critic (default: --learning-rate)', floatOption('--potential-learning-rate', 0))
     .option('--k-map <k>', 'OTS: map steps per potential step', intOption('--k-map', 1), D.kMap)
+    .option('--potential-penalty <g>', 'OTS: R1 penalty g/2 E|grad f(y)|^2 on the potential at the HR crops, which keeps it smooth so that it pulls the map less abruptly (0: none, the paper\'s)', floatOption('--potential-penalty', 0), D.potentialPenalty)
     .option('--n-critic <n>', 'GAN: critic steps per map step', intOption('--n-critic', 1), D.nCritic)
     .option('--refresh-every <n>', 'replace the bicubic reference of the cost by a frozen copy of the map every n steps (0: never)', intOption('--refresh-every', 0), D.refreshEvery)
     .option('--pretrain-steps <n>', 'first train the map alone for n steps (10 L1 updates each) on pairs made from the --hr photos by --degradation, then run the solver from it, with it as the cost\'s reference (0: start from bicubic)', intOption('--pretrain-steps', 0), D.pretrainSteps)
@@ -66,7 +68,9 @@ export function trainCommand(): Command {
         map,
         potential: resolveArch(o.potential, POTENTIAL_PRESETS, o.crop, '--potential'),
         learningRate: o.learningRate,
+        ...(o.potentialLearningRate !== undefined ? { potentialLearningRate: o.potentialLearningRate } : {}),
         kMap: o.kMap,
+        potentialPenalty: o.potentialPenalty,
         nCritic: o.nCritic,
         refreshEvery: o.refreshEvery,
         pretrainSteps,

@@ -25,6 +25,7 @@ interface BenchOtOptions {
   seed: number;
   batch: number;
   lr: number;
+  potentialPenalty: number;
   backend: string;
   workers: number;
   out: string;
@@ -46,6 +47,7 @@ export function benchOtCommand(): Command {
     .option('--seed <n>', 'seed of pairs, networks and samplers', intOption('--seed', 0, 2 ** 31 - 1), d.seed)
     .option('--batch <n>', 'batch size', intOption('--batch', 1, 65536), d.batchSize)
     .option('--lr <x>', 'Adam learning rate of all networks', floatOption('--lr', 0), d.lr)
+    .option('--potential-penalty <g>', "OTS: R1 penalty g/2 E|grad f(y)|^2 on the potential (0: none, the paper's)", floatOption('--potential-penalty', 0), d.potentialPenalty)
     .option('--workers <n>', 'runs trained in parallel (worker threads)', intOption('--workers', 1, 64), d.workers)
     .option('--backend <name>', 'TF.js backend (wasm or cpu)', 'wasm')
     .option('--out <dir>', 'folder for ot-benchmark.json and ot-benchmark.md', 'bench/results')
@@ -63,6 +65,7 @@ export function benchOtCommand(): Command {
         seed: opts.seed,
         batchSize: opts.batch,
         lr: opts.lr,
+        potentialPenalty: opts.potentialPenalty,
         workers: opts.workers,
         backend: requested,
       };
