@@ -1,0 +1,134 @@
+import type { Worker } from 'node:worker_threads';
+import { spawnModuleWorker, siblingModule } from '../parallel/spawn.js';
+import { SimdKernels } from '../wasm/simd-kernels.js';
+import { type KernelLanes, setKernelLanes } from './lanes.js';
+import {
+  ABORT, BARRIER_CALL, BARRIER_COUNT, CALL_CAPACITY, DONE, FAILED, GLOBAL_SLOTS, LENGTH, type LaneWorkerData, SEQ, SLOTS, SPIN_US,
+  abortRun, barrier, slot, waitWhile,
+} from './protocol.js';
+
+/**
+ * Kernel threads on one shared wasm heap (Node worker_threads): each worker instantiates otsr's SIMD module
+ * on the same memory, so a conv's lanes read and write the tensors in place. A run records each worker
+ * lane's kernel calls into its slot of a shared block and wakes it (Atomics.notify), runs lane 0 itself,
+ * then sleeps until every lane reports done (Atomics.wait; Node allows it on the main thread).
+ */
+/**
+ * Polling before sleeping, in microseconds: waking a sleeping thread costs ~50-100 µs here (a futex and an IPI
+ * in this VM, more when another process holds the core), and most waits inside a step are shorter.
+ */
+const DEFAULT_SPIN_US = 100;
+
+export class KernelThreadPool implements KernelLanes {
+  private seq = 0;
+  private readonly control: Int32Array;
+  private readonly calls: Float64Array[];
+  private readonly live: SimdKernels;
+  private readonly exportIndex: Map<string, number>;
+
+  private constructor(
+    private readonly memory: WebAssembly.Memory,
+    private readonly workers: Worker[],
+    controlBuffer: SharedArrayBuffer,
+    callsBuffer: SharedArrayBuffer,
+    private readonly fma: boolean,
+  ) {
+    this.control = new Int32Array(controlBuffer);
+    this.calls = workers.map((_, i) => new Float64Array(callsBuffer, i * CALL_CAPACITY * 8, CALL_CAPACITY));
+    const lanes = workers.length + 1;
+    this.live = SimdKernels.extended(SimdKernels.on(memory, { fma }), { barrier: () => barrier(this.control, lanes) });
+    this.exportIndex = new Map(WebAssembly.Module.exports(SimdKernels.module({ shared: true, fma })).map((e, i) => [e.name, i]));
+    this.exportIndex.set('barrier', BARRIER_CALL);
+  }
+
+  get count(): number {
+    return this.workers.length + 1;
+  }
+
+  /**
+   * Starts `lanes - 1` kernel threads on `memory` (a shared WebAssembly.Memory: tfjs's threaded build, see
+   * threaded-wasm-node.ts) and installs them as its lanes (lanes.ts).
+   */
+  static async start(memory: WebAssembly.Memory, lanes: number): Promise<KernelThreadPool> {
+    if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error('kernel threads need a shared wasm heap (tfjs-backend-wasm threaded build)');
+    const fma = SimdKernels.on(memory).fma;
+    const control = new SharedArrayBuffer((GLOBAL_SLOTS + Math.max(1, lanes - 1) * SLOTS) * 4);
+    new Int32Array(control)[SPIN_US] = DEFAULT_SPIN_US;
+    const calls = new SharedArrayBuffer(Math.max(1, lanes - 1) * CALL_CAPACITY * 8);
+    const url = siblingModule(import.meta.url, 'lane-worker');
+    const workers: Worker[] = [];
+    for (let lane = 1; lane < lanes; lane++) {
+      const data: LaneWorkerData = { memory, control, calls, lane, lanes, fma };
+      const worker = spawnModuleWorker(url, data);
+      worker.unref(); // an idle pool does not keep the process alive
+      workers.push(worker);
+    }
+    // Each worker says 'ready' once its module is instantiated, so that a first run does not wait for that.
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.once('message', () => resolve());
+            w.once('error', reject);
+          }),
+      ),
+    );
+    const pool = new KernelThreadPool(memory, workers, control, calls, fma);
+    setKernelLanes(memory, pool);
+    return pool;
+  }
+
+  run(body: (simd: SimdKernels, lane: number) => void): void {
+    const seq = ++this.seq;
+    // Every worker lane is recorded before any is woken, so that a body that throws leaves no lane running.
+    for (let lane = 1; lane < this.count; lane++) {
+      const calls = this.calls[lane - 1]!;
+      let length = 0;
+      const sink = (name: string, args: number[]) => {
+        if (length + 2 + args.length > CALL_CAPACITY) throw new Error(`kernel lane ${lane}: more calls than its ${CALL_CAPACITY} slots`);
+        calls[length++] = this.exportIndex.get(name)!;
+        calls[length++] = args.length;
+        for (const a of args) calls[length++] = a;
+      };
+      body(SimdKernels.recording(sink, this.fma), lane);
+      this.control[slot(lane, LENGTH)] = length;
+    }
+    for (let lane = 1; lane < this.count; lane++) {
+      Atomics.store(this.control, slot(lane, SEQ), seq);
+      Atomics.notify(this.control, slot(lane, SEQ));
+    }
+    let failure: unknown;
+    try {
+      body(this.live, 0);
+    } catch (err) {
+      failure = err;
+      abortRun(this.control);
+    }
+    for (let lane = 1; lane < this.count; lane++) {
+      const at = slot(lane, DONE);
+      for (let done = Atomics.load(this.control, at); done !== seq; done = Atomics.load(this.control, at)) waitWhile(this.control, at, done);
+      if (Atomics.exchange(this.control, slot(lane, FAILED), 0) !== 0) failure ??= new Error(`kernel thread ${lane} failed (its error is printed above)`);
+    }
+    if (failure !== undefined) {
+      // A failed run may leave lanes counted at a barrier: the next run starts from none.
+      Atomics.store(this.control, BARRIER_COUNT, 0);
+      Atomics.store(this.control, ABORT, 0);
+      throw failure;
+    }
+  }
+
+  /** How long waiting threads poll before they sleep, in microseconds (default {@link DEFAULT_SPIN_US}). */
+  set spinMicros(us: number) {
+    Atomics.store(this.control, SPIN_US, Math.max(0, Math.round(us)));
+  }
+
+  /** Stops the threads and uninstalls the lanes. */
+  async close(): Promise<void> {
+    setKernelLanes(this.memory, undefined);
+    for (let lane = 1; lane < this.count; lane++) {
+      Atomics.store(this.control, slot(lane, SEQ), -1);
+      Atomics.notify(this.control, slot(lane, SEQ));
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
