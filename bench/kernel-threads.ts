@@ -5,27 +5,34 @@
  *   (Winograd F(4x4)), input gradient (a forward conv of dy) and filter gradient, milliseconds per call;
  * - the reference training step (EDSR 8x64, x4, LR 24², batch 8, L1, Adam, as `bench engine`'s), ms per step
  *   (`--steps N` timed steps each way, alternating; 0 skips it), and its gradients' bits.
- * `node --import tsx bench/kernel-threads.ts [--reps N] [--rounds N] [--steps N]`; JSON on stdout.
+ * `node --import tsx bench/kernel-threads.ts [--reps N] [--rounds N] [--steps N] [--spin-us N]`; JSON on stdout.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import { initBackend } from '../src/engine/backend.js';
-import { type KernelLanes, kernelLanes, setKernelLanes } from '../src/engine/threads/lanes.js';
+import { kernelLanes, setKernelLanes } from '../src/engine/threads/lanes.js';
+import type { KernelThreadPool } from '../src/engine/threads/pool.js';
 import { Edsr } from '../src/nn/edsr.js';
 import { Adam } from '../src/ot/adam.js';
 import { Rng } from '../src/util/rng.js';
 import { takeNumberOption } from './args.js';
 
 process.env.OTSR_KERNEL_THREADS ??= '2';
+// OTSR_KERNEL_THREADS=1: tfjs's single-threaded build, no lanes: only the 1-lane figures (the stock baseline).
 const args = process.argv.slice(2);
 const reps = takeNumberOption(args, '--reps', 20);
 const rounds = takeNumberOption(args, '--rounds', 5);
 const steps = takeNumberOption(args, '--steps', 10);
+const spinUs = takeNumberOption(args, '--spin-us', -1);
 const shape = { batch: 8, size: 24, inC: 64, outC: 64 };
 
 await initBackend('wasm');
-const memory = (tf.backend() as unknown as { wasm: { wasmMemory: WebAssembly.Memory } }).wasm.wasmMemory;
-const pool = kernelLanes(memory) as KernelLanes;
+const memory = ((tf.backend() as unknown as { wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory: WebAssembly.Memory } } }).wasm.wasmMemory ??
+  (tf.backend() as unknown as { wasm: { asm: { memory: WebAssembly.Memory } } }).wasm.asm.memory) as WebAssembly.Memory;
+const pool = kernelLanes(memory);
+const laneCount = pool?.count ?? 1;
+if (pool !== undefined && spinUs >= 0) (pool as KernelThreadPool).spinMicros = spinUs;
 const x = tf.randomNormal([shape.batch, shape.size, shape.size, shape.inC], 0, 1, 'float32', 1);
 const w = tf.randomNormal([3, 3, shape.inC, shape.outC], 0, 0.1, 'float32', 2);
 const dy = tf.randomNormal([shape.batch, shape.size, shape.size, shape.outC], 0, 1, 'float32', 3);
@@ -36,6 +43,7 @@ const kernels: Record<string, () => tf.Tensor> = {
   filterGrad: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...conv, filterShape: w.shape }) as tf.Tensor,
 };
 const withLanes = <T>(on: boolean, body: () => T): T => {
+  if (pool === undefined) return body();
   setKernelLanes(memory, on ? pool : undefined);
   try {
     return body();
@@ -51,10 +59,16 @@ const time = (f: () => tf.Tensor): number => {
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const result: Record<string, unknown> = { date: new Date().toISOString(), loadavg: os.loadavg(), lanes: pool.count, shape, reps, rounds };
+const result: Record<string, unknown> = { date: new Date().toISOString(), loadavg: os.loadavg(), lanes: laneCount, build: memory.buffer instanceof SharedArrayBuffer ? 'threaded' : 'single-threaded', shape, reps, rounds, spinUs };
 // Warm-up with lanes first: V8 tiers wasm up on background threads, which wait for a core here.
 for (const f of Object.values(kernels)) for (let i = 0; i < 30; i++) withLanes(i % 2 === 0, f).dispose();
 for (const [name, f] of Object.entries(kernels)) {
+  if (pool === undefined) {
+    const t1 = Array.from({ length: rounds }, () => time(f));
+    result[name] = { ms1: +median(t1).toFixed(2), rounds1: t1.map((t) => +t.toFixed(2)) };
+    console.error(`${name}, single-threaded build: ${median(t1).toFixed(2)} ms`);
+    continue;
+  }
   const one = withLanes(false, f);
   const many = withLanes(true, f);
   const a = one.dataSync() as Float32Array;
@@ -69,7 +83,7 @@ for (const [name, f] of Object.entries(kernels)) {
   }
   const [m1, mN] = [median(t1), median(tN)];
   result[name] = { sameBits: same, ms1: +m1.toFixed(2), msN: +mN.toFixed(2), speedup: +(m1 / mN).toFixed(2), rounds1: t1.map((t) => +t.toFixed(2)), roundsN: tN.map((t) => +t.toFixed(2)) };
-  console.error(`${name}: 1 lane ${m1.toFixed(2)} ms, ${pool.count} lanes ${mN.toFixed(2)} ms (${(m1 / mN).toFixed(2)}x), same bits: ${same}`);
+  console.error(`${name}: 1 lane ${m1.toFixed(2)} ms, ${laneCount} lanes ${mN.toFixed(2)} ms (${(m1 / mN).toFixed(2)}x), same bits: ${same}`);
 }
 tf.dispose([x, w, dy]);
 if (steps > 0) result.step = referenceStep();
@@ -92,6 +106,8 @@ function referenceStep(): Record<string, unknown> {
     });
   const [a, b] = [bits(false), bits(true)];
   const sameBits = a.length === b.length && a.every((g, i) => g.equals(b[i]!));
+  // Compared across processes: the stock single-threaded build's gradients against the threaded build's.
+  const gradientHash = createHash('sha256').update(Buffer.concat(b)).digest('hex').slice(0, 16);
   const optimizer = new Adam(model.params, { lr: 1e-4 });
   const step = (on: boolean): number =>
     withLanes(on, () => {
@@ -107,13 +123,17 @@ function referenceStep(): Record<string, unknown> {
   const tN: number[] = [];
   for (let i = 0; i < steps; i++) {
     t1.push(step(false));
-    tN.push(step(true));
+    if (pool !== undefined) tN.push(step(true));
   }
   optimizer.dispose();
   model.dispose();
   tf.dispose([lr, target]);
+  if (pool === undefined) {
+    console.error(`reference step, single-threaded build: ${median(t1).toFixed(1)} ms`);
+    return { gradientHash, ms1: +median(t1).toFixed(1), steps1: t1.map((t) => +t.toFixed(1)) };
+  }
   const [m1, mN] = [median(t1), median(tN)];
-  console.error(`reference step: 1 lane ${m1.toFixed(1)} ms, ${pool.count} lanes ${mN.toFixed(1)} ms (${(m1 / mN).toFixed(2)}x), same gradients' bits: ${sameBits}`);
-  return { sameBits, ms1: +m1.toFixed(1), msN: +mN.toFixed(1), speedup: +(m1 / mN).toFixed(2), steps1: t1.map((t) => +t.toFixed(1)), stepsN: tN.map((t) => +t.toFixed(1)) };
+  console.error(`reference step: 1 lane ${m1.toFixed(1)} ms, ${laneCount} lanes ${mN.toFixed(1)} ms (${(m1 / mN).toFixed(2)}x), same gradients' bits: ${sameBits}`);
+  return { sameBits, gradientHash, ms1: +m1.toFixed(1), msN: +mN.toFixed(1), speedup: +(m1 / mN).toFixed(2), steps1: t1.map((t) => +t.toFixed(1)), stepsN: tN.map((t) => +t.toFixed(1)) };
 }
 console.log(JSON.stringify(result));

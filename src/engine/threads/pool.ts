@@ -4,7 +4,7 @@ import { SimdKernels } from '../wasm/simd-kernels.js';
 import { type KernelLanes, setKernelLanes } from './lanes.js';
 import {
   ABORT, BARRIER_CALL, BARRIER_COUNT, CALL_CAPACITY, DONE, FAILED, GLOBAL_SLOTS, LENGTH, type LaneWorkerData, SEQ, SLOTS, SPIN_US,
-  abortRun, barrier, slot, waitWhile,
+  LaneAborted, abortRun, barrier, slot, waitWhile,
 } from './protocol.js';
 
 /**
@@ -17,14 +17,14 @@ import {
  * Polling before sleeping, in microseconds: waking a sleeping thread costs ~50-100 µs here (a futex and an IPI
  * in this VM, more when another process holds the core), and most waits inside a step are shorter.
  */
-const DEFAULT_SPIN_US = 100;
+const DEFAULT_SPIN_US = 2000;
 
 export class KernelThreadPool implements KernelLanes {
   private seq = 0;
   private readonly control: Int32Array;
   private readonly calls: Float64Array[];
   private readonly live: SimdKernels;
-  private readonly exportIndex: Map<string, number>;
+  private readonly names: string[];
 
   private constructor(
     private readonly memory: WebAssembly.Memory,
@@ -37,8 +37,13 @@ export class KernelThreadPool implements KernelLanes {
     this.calls = workers.map((_, i) => new Float64Array(callsBuffer, i * CALL_CAPACITY * 8, CALL_CAPACITY));
     const lanes = workers.length + 1;
     this.live = SimdKernels.extended(SimdKernels.on(memory, { fma }), { barrier: () => barrier(this.control, lanes) });
-    this.exportIndex = new Map(WebAssembly.Module.exports(SimdKernels.module({ shared: true, fma })).map((e, i) => [e.name, i]));
-    this.exportIndex.set('barrier', BARRIER_CALL);
+    // The worker's export indices; the barrier, a last name, is recorded as BARRIER_CALL.
+    this.names = [...WebAssembly.Module.exports(SimdKernels.module({ shared: true, fma })).map((e) => e.name), 'barrier'];
+  }
+
+  /** Runs so far (tests check that a kernel used the lanes). */
+  get runs(): number {
+    return this.seq;
   }
 
   get count(): number {
@@ -84,13 +89,14 @@ export class KernelThreadPool implements KernelLanes {
     for (let lane = 1; lane < this.count; lane++) {
       const calls = this.calls[lane - 1]!;
       let length = 0;
-      const sink = (name: string, args: number[]) => {
+      const barrierIndex = this.names.length - 1;
+      const sink = (index: number, args: number[]) => {
         if (length + 2 + args.length > CALL_CAPACITY) throw new Error(`kernel lane ${lane}: more calls than its ${CALL_CAPACITY} slots`);
-        calls[length++] = this.exportIndex.get(name)!;
+        calls[length++] = index === barrierIndex ? BARRIER_CALL : index;
         calls[length++] = args.length;
-        for (const a of args) calls[length++] = a;
+        for (let i = 0; i < args.length; i++) calls[length++] = args[i]!;
       };
-      body(SimdKernels.recording(sink, this.fma), lane);
+      body(SimdKernels.recording(this.names, sink, this.fma), lane);
       this.control[slot(lane, LENGTH)] = length;
     }
     for (let lane = 1; lane < this.count; lane++) {
@@ -101,8 +107,11 @@ export class KernelThreadPool implements KernelLanes {
     try {
       body(this.live, 0);
     } catch (err) {
-      failure = err;
-      abortRun(this.control);
+      // Aborted at a barrier: another lane failed, and that failure is the one to report.
+      if (!(err instanceof LaneAborted)) {
+        failure = err;
+        abortRun(this.control);
+      }
     }
     for (let lane = 1; lane < this.count; lane++) {
       const at = slot(lane, DONE);

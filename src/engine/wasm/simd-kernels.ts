@@ -122,13 +122,13 @@ export class SimdKernels {
   private static readonly modules = new Map<string, WebAssembly.Module>();
 
   /**
-   * Kernels whose calls are not run but handed to `sink` (export name, arguments): a kernel thread pool
+   * Kernels whose calls are not run but handed to `sink` (the index in `names` of the export, its arguments):
+   * a kernel thread pool
    * (engine/threads/) records one lane's share of a conv with the same wrappers, then runs it on another thread.
    */
-  static recording(sink: (name: string, args: number[]) => void, fma: boolean): SimdKernels {
-    const exports = new Proxy({} as Record<string, Export>, {
-      get: (_target, name) => (...args: number[]) => sink(String(name), args),
-    });
+  static recording(names: string[], sink: (index: number, args: number[]) => void, fma: boolean): SimdKernels {
+    const exports: Record<string, Export> = {};
+    names.forEach((name, index) => (exports[name] = (...args: number[]) => sink(index, args)));
     return new SimdKernels(exports, fma);
   }
 
@@ -184,16 +184,16 @@ export class SimdKernels {
   gemm(call: GemmCall): void {
     const k = call.segments * call.segmentLength;
     const group = Math.min(call.cols, Math.max(1, Math.floor(B_BYTES_PER_CALL / (k * TILE_COLS * 4))) * TILE_COLS);
+    // One checked argument list, its column group's fields rewritten per call: no object per call (a step
+    // makes thousands of these calls, and with kernel lanes the calling thread makes every lane's).
+    const args = gemmArguments(call);
+    const [packedB, out, bias] = [args[4]!, args[5]!, args[9]!];
     for (let c0 = 0; c0 < call.cols; c0 += group) {
-      this.exports.gemm(
-        ...gemmArguments({
-          ...call,
-          packedB: call.packedB + c0 * k * 4,
-          out: call.out + c0 * 4,
-          cols: Math.min(group, call.cols - c0),
-          bias: call.bias ? call.bias + c0 * 4 : 0,
-        }),
-      );
+      args[4] = packedB + c0 * k * 4;
+      args[5] = out + c0 * 4;
+      args[8] = Math.min(group, call.cols - c0) / TILE_COLS;
+      args[9] = bias ? bias + c0 * 4 : 0;
+      this.exports.gemm(...args);
     }
   }
 
