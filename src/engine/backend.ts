@@ -30,7 +30,7 @@ async function importBackend(name: BackendName, kernelThreads: number): Promise<
       return;
     case 'wasm': {
       if (isNode) await (await import('./wasm/simd-kernels.js')).enableRelaxedSimdInNode();
-      if (isNode && kernelThreads > 1) await (await import('./threads/threaded-wasm-node.js')).enableThreadedWasmInNode(Number(process.env.OTSR_TFJS_THREADS ?? kernelThreads));
+      if (isNode && kernelThreads > 1) await (await import('./threads/threaded-wasm-node.js')).enableThreadedWasmInNode(kernelThreads);
       await import('@tensorflow/tfjs-backend-wasm');
       const { registerWasmTrainingKernels } = await import('./wasm-kernels.js');
       registerWasmTrainingKernels();
