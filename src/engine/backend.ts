@@ -30,7 +30,7 @@ async function importBackend(name: BackendName, kernelThreads: number): Promise<
       return;
     case 'wasm': {
       if (isNode) await (await import('./wasm/simd-kernels.js')).enableRelaxedSimdInNode();
-      if (isNode && kernelThreads > 1) await (await import('./threads/threaded-wasm-node.js')).enableThreadedWasmInNode(kernelThreads);
+      if (isNode && kernelThreads > 1) await (await kernelThreadsModule()).enableThreadedWasmInNode(kernelThreads);
       await import('@tensorflow/tfjs-backend-wasm');
       const { registerWasmTrainingKernels } = await import('./wasm-kernels.js');
       registerWasmTrainingKernels();
@@ -80,7 +80,7 @@ export async function initBackend(requested?: BackendName, options: { gradients?
       await importBackend(name, kernelThreads);
       if (await tf.setBackend(name)) {
         await tf.ready();
-        if (name === 'wasm' && kernelThreads > 1) await startKernelThreads(kernelThreads);
+        if (name === 'wasm' && kernelThreads > 1) await (await kernelThreadsModule()).startKernelThreads(kernelThreads);
         silenceCpuBanner();
         return name;
       }
@@ -108,12 +108,11 @@ function silenceCpuBanner(): void {
   if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
 }
 
-/** Starts the kernel threads on the wasm backend's (shared) heap, once per process. */
-async function startKernelThreads(lanes: number): Promise<void> {
-  const { kernelLanes } = await import('./threads/lanes.js');
-  const memory = (tf.backend() as unknown as { wasm: { wasmMemory?: unknown } }).wasm.wasmMemory;
-  if (!(memory instanceof WebAssembly.Memory)) throw new Error('kernel threads: the wasm backend has no shared heap');
-  if (kernelLanes(memory) !== undefined) return;
-  const { KernelThreadPool } = await import('./threads/pool.js');
-  await KernelThreadPool.start(memory, lanes);
+/**
+ * The Node-only kernel-thread start-up (threads/node.ts), imported by a computed URL so that the page's bundler
+ * leaves it, and the worker_threads it needs, out (scripts/build-web.ts); `.ts` when running from source.
+ */
+async function kernelThreadsModule(): Promise<typeof import('./threads/node.js')> {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  return (await import(new URL(`./threads/node.${ext}`, import.meta.url).href)) as typeof import('./threads/node.js');
 }
