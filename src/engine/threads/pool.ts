@@ -14,8 +14,10 @@ import {
  * then sleeps until every lane reports done (Atomics.wait; Node allows it on the main thread).
  */
 /**
- * Polling before sleeping, in microseconds: waking a sleeping thread costs ~50-100 µs here (a futex and an IPI
- * in this VM, more when another process holds the core), and most waits inside a step are shorter.
+ * Polling before sleeping, in microseconds. Waking a sleeping thread costs ~50-100 µs on this VM when the core
+ * is free, and ~1.7 ms when another process has taken it meanwhile (the 64 -> 64 conv after a 1 ms gap: 3.3-3.8
+ * ms on two lanes with 100 µs of polling, 1.5-1.7 ms with 2 ms; one lane 2.8-3.0): the gaps between the kernels
+ * of a training step are mostly shorter than 2 ms, so the lanes keep their cores through a step.
  */
 const DEFAULT_SPIN_US = 2000;
 

@@ -56,7 +56,7 @@ export class LaneAborted extends Error {
 
 /**
  * Waits until the value at `index` is no longer `value`: polls for SPIN_US, then sleeps (Atomics.wait).
- * Polling first saves the ~50-100 µs that waking a sleeping thread costs here when the wait is short.
+ * Polling first saves what waking a sleeping thread costs when the wait is short (pool.ts, DEFAULT_SPIN_US).
  */
 export function waitWhile(control: Int32Array, index: number, value: number, abortable = false): void {
   const until = performance.now() + Atomics.load(control, SPIN_US) / 1000;
