@@ -8,12 +8,6 @@ import {
 } from './protocol.js';
 
 /**
- * Kernel threads on one shared wasm heap (Node worker_threads): each worker instantiates otsr's SIMD module
- * on the same memory, so a conv's lanes read and write the tensors in place. A run records each worker
- * lane's kernel calls into its slot of a shared block and wakes it (Atomics.notify), runs lane 0 itself,
- * then sleeps until every lane reports done (Atomics.wait; Node allows it on the main thread).
- */
-/**
  * Polling before sleeping, in microseconds. Waking a sleeping thread costs ~50-100 µs on this VM when the core
  * is free, and ~1.7 ms when another process has taken it meanwhile (the 64 -> 64 conv after a 1 ms gap: 3.3-3.8
  * ms on two lanes with 100 µs of polling, 1.5-1.7 ms with 2 ms; one lane 2.8-3.0): the gaps between the kernels
@@ -21,6 +15,12 @@ import {
  */
 const DEFAULT_SPIN_US = 2000;
 
+/**
+ * Kernel threads on one shared wasm heap (Node worker_threads): each worker instantiates otsr's SIMD module
+ * on the same memory, so a conv's lanes read and write the tensors in place. A run records each worker
+ * lane's kernel calls into its slot of a shared block and wakes it (Atomics.notify), runs lane 0 itself,
+ * then sleeps until every lane reports done (Atomics.wait; Node allows it on the main thread).
+ */
 export class KernelThreadPool implements KernelLanes {
   private seq = 0;
   private readonly control: Int32Array;
