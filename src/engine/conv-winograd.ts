@@ -91,11 +91,11 @@ export function conv2dWinograd(
   const outTable = calls.empty([tiles * m * m], 'int32');
   // A last half panel (outC = 8k + 4) stays zero: the filter transform writes only outC columns.
   const packed = cols === outC ? calls.empty([positions * cols * inC]) : calls.zeros([positions * cols * inC]);
-  // One lane: fresh V and M (default behaviour). Kernel lanes: each its own persistent ones (KernelCalls.persistent).
-  const perLane =
-    lanes === 1
-      ? [{ rowTable: calls.empty([block * positions], 'int32'), v: calls.empty([(block * positions * vRow) / 4]), mOut: calls.empty([(block * positions * mRow) / 4]) }]
-      : [];
+  const perLane = Array.from({ length: lanes }, () => ({
+    rowTable: calls.empty([block * positions], 'int32'),
+    v: calls.empty([(block * positions * vRow) / 4]),
+    mOut: calls.empty([(block * positions * mRow) / 4]),
+  }));
   // Addresses (which survive allocations, see KernelCalls) of what the kernels read and write.
   const [xAt, outAt, packedAt] = [x, out, packed].map((t) => calls.address(t)) as [number, number, number];
   const packedStride = cols * inC * 4;
@@ -113,19 +113,11 @@ export function conv2dWinograd(
   });
   simd.addressTable(outTableAt, { ...grid, taps: [m, m], origin: [0, 0], size: [outH, outW], base: outAt, pixelBytes: outC * 4, fallback: calls.address(scratch) });
   // The GEMM of position ξ gathers its rows (one per tile of a block) from the lane's V through its table (small).
-  const scratches = Array.from({ length: lanes }, (_, lane) => {
-    const at =
-      lanes === 1
-        ? { rowTableAt: calls.address(perLane[0]!.rowTable), vAt: calls.address(perLane[0]!.v), mAt: calls.address(perLane[0]!.mOut) }
-        : {
-            rowTableAt: calls.persistent(`winograd/${lane}/rows`, block * positions),
-            vAt: calls.persistent(`winograd/${lane}/v`, (block * positions * vRow) / 4),
-            mAt: calls.persistent(`winograd/${lane}/m`, (block * positions * mRow) / 4),
-          };
-    // After the last allocation: a view (see KernelCalls).
-    const rows = new Int32Array(calls.heap(out).heap.buffer, at.rowTableAt, block * positions);
-    for (let xi = 0; xi < positions; xi++) for (let t = 0; t < block; t++) rows[xi * block + t] = at.vAt + (t * positions + xi) * vRow;
-    return at;
+  const scratches = perLane.map(({ rowTable, v, mOut }) => {
+    const vAt = calls.address(v);
+    const rows = calls.backend.typedArrayFromHeap(rowTable) as Int32Array;
+    for (let xi = 0; xi < positions; xi++) for (let t = 0; t < block; t++) rows[xi * block + t] = vAt + (t * positions + xi) * vRow;
+    return { rowTableAt: calls.address(rowTable), vAt, mAt: calls.address(mOut) };
   });
 
   const biasAt = calls.address(bias);

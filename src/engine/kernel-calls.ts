@@ -89,24 +89,6 @@ export class KernelCalls {
     return memory;
   }
 
-  /**
-   * The byte address of a buffer of at least `floats` floats (contents undefined) that outlives the kernel:
-   * one per backend and `key`, grown when asked for more. For a kernel lane's working buffers (threads/): a
-   * lane then finds the buffer it used last, in its own core's cache, where a fresh allocation may hand it the
-   * one the other lane wrote last (measured on the 64 -> 64 conv, see bench/RESULTS.md).
-   */
-  persistent(key: string, floats: number): number {
-    let buffers = persistentBuffers.get(this.backend);
-    if (buffers === undefined) persistentBuffers.set(this.backend, (buffers = new Map()));
-    let info = buffers.get(key);
-    if (info === undefined || info.shape[0]! < floats) {
-      if (info !== undefined) this.backend.disposeData(info.dataId);
-      info = this.backend.makeOutput([Math.ceil(floats * 1.25)], 'float32');
-      buffers.set(key, info);
-    }
-    return this.address(info);
-  }
-
   /** A new float32 tensor whose values `fill` writes (also freed by {@link dispose} unless kept). */
   fromValues(shape: number[], fill: (out: Float32Array) => void): TensorInfo {
     const out = this.backend.makeOutput(shape, 'float32');
@@ -196,9 +178,6 @@ export class KernelCalls {
     this.temps.length = 0;
   }
 }
-
-/** {@link KernelCalls.persistent}'s buffers, by backend and key. */
-const persistentBuffers = new WeakMap<WasmBackendLike, Map<string, TensorInfo>>();
 
 /**
  * Runs `body` with a {@link KernelCalls} on `backend`, then frees every intermediate `body` did not keep
