@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../engine/backend.js';
+import { initBackend, kernelThreadsFromEnv } from '../engine/backend.js';
 import { convMethodFor } from '../engine/conv-forward.js';
 import { type WasmTrainingKernel, setConvMethod, setFilterGradStrategy, stockWasmKernel } from '../engine/wasm-kernels.js';
 import { CancelledError } from '../errors.js';
@@ -77,7 +77,8 @@ export interface EngineBenchResult {
   machine: BenchMachine;
   date: string;
   backend: 'wasm';
-  threads: 1;
+  /** Threads per conv kernel (OTSR_KERNEL_THREADS; 1: tfjs's single-threaded build, no kernel threads). */
+  threads: number;
   quick: boolean;
 }
 
@@ -228,7 +229,8 @@ function timeStock(name: WasmTrainingKernel, inputs: Record<string, tf.Tensor>, 
 
 /**
  * Measures the wasm engine: each conv kernel on each layer shape (stock tfjs-backend-wasm vs otsr's
- * kernels) and the reference EDSR training step. Single-threaded wasm, as otsr trains in one process.
+ * kernels) and the reference EDSR training step. Single-threaded wasm, unless OTSR_KERNEL_THREADS asks for kernel
+ * threads (engine/threads/).
  */
 export async function benchEngine(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
   const quick = options.quick ?? false;
@@ -353,7 +355,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     machine: benchMachine(loadavgBefore),
     date: new Date().toISOString(),
     backend: 'wasm',
-    threads: 1,
+    threads: kernelThreadsFromEnv(),
     quick,
   };
 }
@@ -469,7 +471,7 @@ export function formatEngineBench(r: EngineBenchResult): string {
   const table = rows.map((row) => row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
   const e = r.edsrStep;
   return [
-    `otsr engine benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: wasm, 1 thread, ${r.date}`,
+    `otsr engine benchmark${r.quick ? ' (quick smoke run, not a measurement)' : ''}: wasm, ${r.threads === 1 ? '1 thread' : `${r.threads} kernel threads (OTSR_KERNEL_THREADS)`}, ${r.date}`,
     formatMachine(r.machine),
     '',
     table,

@@ -10,7 +10,19 @@ export const BROWSER_BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'was
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-async function importBackend(name: BackendName): Promise<void> {
+/**
+ * Threads per wasm kernel (otsr's convs split across threads of one wasm heap, engine/threads/), Node only:
+ * `OTSR_KERNEL_THREADS`, default 1 (none). More than 1 starts tfjs-backend-wasm's multi-threaded build.
+ */
+export function kernelThreadsFromEnv(): number {
+  const value = process.env.OTSR_KERNEL_THREADS;
+  if (value === undefined || value === '') return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`OTSR_KERNEL_THREADS must be a positive integer, not '${value}'`);
+  return n;
+}
+
+async function importBackend(name: BackendName, kernelThreads: number): Promise<void> {
   // Imported lazily so that a Node process never loads the GPU backends and a page loads only what it uses.
   switch (name) {
     case 'cpu':
@@ -18,6 +30,7 @@ async function importBackend(name: BackendName): Promise<void> {
       return;
     case 'wasm': {
       if (isNode) await (await import('./wasm/simd-kernels.js')).enableRelaxedSimdInNode();
+      if (isNode && kernelThreads > 1) await (await kernelThreadsModule()).enableThreadedWasmInNode(kernelThreads);
       await import('@tensorflow/tfjs-backend-wasm');
       const { registerWasmTrainingKernels } = await import('./wasm-kernels.js');
       registerWasmTrainingKernels();
@@ -53,6 +66,7 @@ export async function initBackend(requested?: BackendName, options: { gradients?
     registerMissingGradients();
     (await import('./matmul-gradient.js')).registerUntransposedMatMulGradient();
   }
+  const kernelThreads = isNode ? kernelThreadsFromEnv() : 1;
   const allowed = isNode ? NODE_BACKENDS : BROWSER_BACKENDS;
   if (requested !== undefined && !allowed.includes(requested)) {
     throw new UsageError(
@@ -63,9 +77,10 @@ export async function initBackend(requested?: BackendName, options: { gradients?
   for (const name of candidates) {
     if (tf.getBackend() === name) return name;
     try {
-      await importBackend(name);
+      await importBackend(name, kernelThreads);
       if (await tf.setBackend(name)) {
         await tf.ready();
+        if (name === 'wasm' && kernelThreads > 1) await (await kernelThreadsModule()).startKernelThreads(kernelThreads);
         silenceCpuBanner();
         return name;
       }
@@ -91,4 +106,13 @@ function silenceCpuBanner(): void {
   if (!isNode || !tf.engine().registryFactory.cpu) return;
   const cpu = tf.engine().findBackend('cpu') as unknown as { firstUse?: boolean } | undefined;
   if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+}
+
+/**
+ * The Node-only kernel-thread start-up (threads/node.ts), imported by a computed URL so that the page's bundler
+ * leaves it, and the worker_threads it needs, out (scripts/build-web.ts); `.ts` when running from source.
+ */
+async function kernelThreadsModule(): Promise<typeof import('./threads/node.js')> {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  return (await import(new URL(`./threads/node.${ext}`, import.meta.url).href)) as typeof import('./threads/node.js');
 }

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { WINOGRAD_BLOCK_BYTES, winogradApplies, winogradGeometry } from './conv-winograd.js';
 import type { KernelCalls } from './kernel-calls.js';
+import { laneRange, onLanes } from './threads/lanes.js';
 import type { WinogradTile } from './wasm/winograd.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -50,26 +51,36 @@ export function conv2dBackpropFilterWinograd(calls: KernelCalls, x: TensorInfo, 
 
   const dStride = block * cols * 4;
   const mStride = inC * cols * 4;
+  // With kernel threads, one run per block: the lanes transform runs of its tiles (into disjoint rows of V and
+  // of the packed D), meet at a barrier, then multiply runs of the positions ξ. Each element of M is then
+  // summed by one lane in block order, as in one thread: the same bits.
   for (let t0 = 0; t0 < tiles; t0 += block) {
     const count = Math.min(block, tiles - t0);
     // A shorter last block packs its panels closer together: clear the columns the dy transform leaves.
     if (count < block && cols !== outC) calls.view(dPacked).fill(0);
-    simd.winogradInput(tile, inTableAt + t0 * positions * 4, count, inC, vAt, vRow, positions * vRow);
-    simd.winogradDy(tile, dyTableAt + t0 * m * m * 4, count, outC, dAt, dStride);
-    for (let xi = 0; xi < positions; xi++) {
-      simd.gemm({
-        indirection: rowTableAt + xi * inC * 4,
-        segments: 1,
-        segmentLength: count,
-        aStep: positions * vRow,
-        packedB: dAt + xi * dStride,
-        out: mAt + xi * mStride,
-        outStride: cols,
-        rows: inC,
-        cols,
-        accumulate: t0 > 0,
-      });
-    }
+    onLanes(calls, simd, (kernels, lanes, lane) => {
+      const [a, b] = laneRange(count, lanes, lane, 2); // whole 64-byte lines of each panel of D per lane
+      if (b > a) {
+        kernels.winogradInput(tile, inTableAt + (t0 + a) * positions * 4, b - a, inC, vAt + a * positions * vRow, vRow, positions * vRow);
+        kernels.winogradDy(tile, dyTableAt + (t0 + a) * m * m * 4, b - a, outC, dAt + a * 32, dStride, count);
+      }
+      kernels.barrier();
+      const [first, end] = laneRange(positions, lanes, lane);
+      for (let xi = first; xi < end; xi++) {
+        kernels.gemm({
+          indirection: rowTableAt + xi * inC * 4,
+          segments: 1,
+          segmentLength: count,
+          aStep: positions * vRow,
+          packedB: dAt + xi * dStride,
+          out: mAt + xi * mStride,
+          outStride: cols,
+          rows: inC,
+          cols,
+          accumulate: t0 > 0,
+        });
+      }
+    });
   }
   simd.winogradFilterGrad(tile, mAt, inC, outC, cols, mStride, calls.address(dw));
   for (const t of [zeros, inTable, dyTable, rowTable, v, dPacked, mAcc]) calls.free(t);

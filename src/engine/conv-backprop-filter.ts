@@ -5,7 +5,8 @@ import type { KernelCalls } from './kernel-calls.js';
 import { conv2dBackpropFilterWinograd } from './conv-backprop-filter-winograd.js';
 import { convMethodFor } from './conv-forward.js';
 import { winogradApplies } from './conv-winograd.js';
-import { TILE_COLS, packPanels } from './wasm/gemm.js';
+import { laneRange, onLanes } from './threads/lanes.js';
+import { TILE_COLS, TILE_ROWS, packPanels } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -117,17 +118,25 @@ function gemmInto(
 ): void {
   const table = calls.empty([a.rows * a.segments], 'int32');
   a.fillTable(calls.backend.typedArrayFromHeap(table) as Int32Array);
-  calls.simd().gemm({
-    indirection: calls.address(table),
-    segments: a.segments,
-    segmentLength: a.segmentLength,
-    aStep: a.step,
-    packedB: calls.address(packedB),
-    out: calls.address(acc),
-    outStride: acc.shape[1]!,
-    rows: a.rows,
-    cols: acc.shape[1]!,
-    accumulate,
+  const [tableAt, packedAt, accAt] = [table, packedB, acc].map((t) => calls.address(t)) as [number, number, number];
+  const cols = acc.shape[1]!;
+  // With kernel threads each lane computes a run of whole 4-row tiles, every row with the whole contraction:
+  // the same sums in the same order as one thread, so the same bits.
+  onLanes(calls, calls.simd(), (kernels, lanes, lane) => {
+    const [r0, r1] = laneRange(a.rows, lanes, lane, TILE_ROWS);
+    if (r1 <= r0) return;
+    kernels.gemm({
+      indirection: tableAt + r0 * a.segments * 4,
+      segments: a.segments,
+      segmentLength: a.segmentLength,
+      aStep: a.step,
+      packedB: packedAt,
+      out: accAt + r0 * cols * 4,
+      outStride: cols,
+      rows: r1 - r0,
+      cols,
+      accumulate,
+    });
   });
   calls.free(table);
 }

@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { KernelCalls } from './kernel-calls.js';
 import { conv2dWinograd, winogradApplies } from './conv-winograd.js';
-import { type GemmActivation, TILE_COLS, packPanels } from './wasm/gemm.js';
+import { laneRange, onLanes } from './threads/lanes.js';
+import { type GemmActivation, TILE_COLS, TILE_ROWS, packPanels } from './wasm/gemm.js';
 
 type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -54,18 +55,26 @@ export function conv2dGemm(calls: KernelCalls, x: TensorInfo, filter: TensorInfo
     pixelBytes: inC * 4,
     fallback: calls.address(zeros),
   });
-  simd.gemm({
-    indirection: calls.address(table),
-    segments: taps,
-    segmentLength: inC,
-    packedB: calls.address(packed),
-    out: calls.address(wide),
-    outStride: cols,
-    rows,
-    cols,
-    bias: bias === undefined ? 0 : calls.address(bias),
-    activation: epilogue.activation,
-    alpha: epilogue.leakyreluAlpha,
+  const [tableAt, packedAt, wideAt] = [table, packed, wide].map((t) => calls.address(t)) as [number, number, number];
+  const biasAt = bias === undefined ? 0 : calls.address(bias);
+  // With kernel threads each lane computes a run of whole 4-row tiles: every output element is then the same
+  // sum in the same order as in one thread, so the result has the same bits.
+  onLanes(calls, simd, (kernels, lanes, lane) => {
+    const [r0, r1] = laneRange(rows, lanes, lane, TILE_ROWS);
+    if (r1 <= r0) return;
+    kernels.gemm({
+      indirection: tableAt + r0 * taps * 4,
+      segments: taps,
+      segmentLength: inC,
+      packedB: packedAt,
+      out: wideAt + r0 * cols * 4,
+      outStride: cols,
+      rows: r1 - r0,
+      cols,
+      bias: biasAt,
+      activation: epilogue.activation,
+      alpha: epilogue.leakyreluAlpha,
+    });
   });
   return calls.firstColumns(wide, outC, [batch, outH, outW, outC]);
 }

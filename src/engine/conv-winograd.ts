@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ConvEpilogue } from './conv-forward.js';
 import type { KernelCalls } from './kernel-calls.js';
+import { laneRange, onLanes } from './threads/lanes.js';
 import { TILE_COLS } from './wasm/gemm.js';
 import { WINOGRAD, type WinogradTile } from './wasm/winograd.js';
 
@@ -76,7 +77,11 @@ export function conv2dWinograd(
   // one set of the L1 cache (measured: the output transform ran at a third of the speed).
   const { m, n, positions, cols, tilesH, tilesW, tiles, vRow } = winogradGeometry(info, tile);
   const mRow = cols * 4 + WINOGRAD_PAD_BYTES;
-  const block = Math.min(tiles, Math.max(4, Math.floor(WINOGRAD_BLOCK_BYTES / (positions * (vRow + mRow)))));
+  // With kernel threads each lane transforms, multiplies and stores its own run of tiles, in its own V and M:
+  // a tile's outputs are the same arithmetic in any lane and any block, so the result has the same bits.
+  const lanes = calls.lanes()?.count ?? 1;
+  const laneTiles = Math.ceil(tiles / lanes);
+  const block = Math.min(laneTiles, Math.max(4, Math.floor(WINOGRAD_BLOCK_BYTES / (positions * (vRow + mRow)))));
 
   const out = calls.empty([batch, outH, outW, outC]);
   const zeros = calls.zeros([inC]);
@@ -84,18 +89,18 @@ export function conv2dWinograd(
   const bias = epilogue.bias ?? calls.zeros([outC]);
   const inTable = calls.empty([tiles * positions], 'int32');
   const outTable = calls.empty([tiles * m * m], 'int32');
-  const rowTable = calls.empty([block * positions], 'int32');
   // A last half panel (outC = 8k + 4) stays zero: the filter transform writes only outC columns.
   const packed = cols === outC ? calls.empty([positions * cols * inC]) : calls.zeros([positions * cols * inC]);
-  const v = calls.empty([(block * positions * vRow) / 4]);
-  const mOut = calls.empty([(block * positions * mRow) / 4]);
+  const perLane = Array.from({ length: lanes }, () => ({
+    rowTable: calls.empty([block * positions], 'int32'),
+    v: calls.empty([(block * positions * vRow) / 4]),
+    mOut: calls.empty([(block * positions * mRow) / 4]),
+  }));
   // Addresses (which survive allocations, see KernelCalls) of what the kernels read and write.
-  const [xAt, outAt, vAt, mAt, packedAt] = [x, out, v, mOut, packed].map((t) => calls.address(t)) as [number, number, number, number, number];
+  const [xAt, outAt, packedAt] = [x, out, packed].map((t) => calls.address(t)) as [number, number, number];
   const packedStride = cols * inC * 4;
-  simd.winogradFilter(tile, calls.address(filter), inC, outC, packedAt, packedStride);
   const inTableAt = calls.address(inTable);
   const outTableAt = calls.address(outTable);
-  const rowTableAt = calls.address(rowTable);
   const grid = { batch, grid: [tilesH, tilesW] as [number, number], step: [m, m] as [number, number], dilation: [1, 1] as [number, number] };
   simd.addressTable(inTableAt, {
     ...grid,
@@ -107,38 +112,50 @@ export function conv2dWinograd(
     fallback: calls.address(zeros),
   });
   simd.addressTable(outTableAt, { ...grid, taps: [m, m], origin: [0, 0], size: [outH, outW], base: outAt, pixelBytes: outC * 4, fallback: calls.address(scratch) });
-  // The GEMM of position ξ gathers its rows (one per tile of a block) from V through this table (small).
-  const rows = calls.backend.typedArrayFromHeap(rowTable) as Int32Array;
-  for (let xi = 0; xi < positions; xi++) for (let t = 0; t < block; t++) rows[xi * block + t] = vAt + (t * positions + xi) * vRow;
+  // The GEMM of position ξ gathers its rows (one per tile of a block) from the lane's V through its table (small).
+  const scratches = perLane.map(({ rowTable, v, mOut }) => {
+    const vAt = calls.address(v);
+    const rows = calls.backend.typedArrayFromHeap(rowTable) as Int32Array;
+    for (let xi = 0; xi < positions; xi++) for (let t = 0; t < block; t++) rows[xi * block + t] = vAt + (t * positions + xi) * vRow;
+    return { rowTableAt: calls.address(rowTable), vAt, mAt: calls.address(mOut) };
+  });
 
   const biasAt = calls.address(bias);
-  for (let t0 = 0; t0 < tiles; t0 += block) {
-    const count = Math.min(block, tiles - t0);
-    simd.winogradInput(tile, inTableAt + t0 * positions * 4, count, inC, vAt, vRow, positions * vRow);
-    for (let xi = 0; xi < positions; xi++) {
-      simd.gemm({
-        indirection: rowTableAt + xi * block * 4,
-        segments: 1,
-        segmentLength: inC,
-        packedB: packedAt + xi * packedStride,
-        out: mAt + xi * mRow,
-        outStride: (positions * mRow) / 4,
-        rows: count,
-        cols,
+  const filterAt = calls.address(filter);
+  onLanes(calls, simd, (kernels, count, lane) => {
+    // The filter transform is split by input channels; every lane's GEMMs read all of it, after the barrier.
+    kernels.winogradFilter(tile, filterAt, inC, outC, packedAt, packedStride, laneRange(inC, count, lane));
+    kernels.barrier();
+    const { rowTableAt, vAt, mAt } = scratches[lane]!;
+    const [first, end] = laneRange(tiles, count, lane);
+    for (let t0 = first; t0 < end; t0 += block) {
+      const rows = Math.min(block, end - t0);
+      kernels.winogradInput(tile, inTableAt + t0 * positions * 4, rows, inC, vAt, vRow, positions * vRow);
+      for (let xi = 0; xi < positions; xi++) {
+        kernels.gemm({
+          indirection: rowTableAt + xi * block * 4,
+          segments: 1,
+          segmentLength: inC,
+          packedB: packedAt + xi * packedStride,
+          out: mAt + xi * mRow,
+          outStride: (positions * mRow) / 4,
+          rows,
+          cols,
+        });
+      }
+      kernels.winogradOutput(tile, epilogue.activation ?? 'linear', {
+        table: outTableAt + t0 * m * m * 4,
+        tiles: rows,
+        channels: outC,
+        src: mAt,
+        xiStride: mRow,
+        rowBytes: positions * mRow,
+        bias: biasAt,
+        alpha: epilogue.leakyreluAlpha,
       });
     }
-    simd.winogradOutput(tile, epilogue.activation ?? 'linear', {
-      table: outTableAt + t0 * m * m * 4,
-      tiles: count,
-      channels: outC,
-      src: mAt,
-      xiStride: mRow,
-      rowBytes: positions * mRow,
-      bias: biasAt,
-      alpha: epilogue.leakyreluAlpha,
-    });
-  }
-  for (const t of [zeros, scratch, inTable, outTable, rowTable, packed, v, mOut]) calls.free(t);
+  });
+  for (const t of [zeros, scratch, inTable, outTable, packed, ...perLane.flatMap((l) => [l.rowTable, l.v, l.mOut])]) calls.free(t);
   if (epilogue.bias === undefined) calls.free(bias);
   return out;
 }

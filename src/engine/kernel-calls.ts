@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { type KernelLanes, kernelLanes } from './threads/lanes.js';
 import { SimdKernels } from './wasm/simd-kernels.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -74,9 +75,18 @@ export class KernelCalls {
 
   /** otsr's SIMD kernels on this backend's heap. */
   simd(): SimdKernels {
+    return SimdKernels.on(this.memory());
+  }
+
+  /** The kernel threads that share this backend's heap (threads/), if more than the calling one. */
+  lanes(): KernelLanes | undefined {
+    return kernelLanes(this.memory());
+  }
+
+  private memory(): WebAssembly.Memory {
     const memory = this.backend.wasm?.asm?.memory ?? this.backend.wasm?.wasmMemory;
     if (!(memory instanceof WebAssembly.Memory)) throw new Error(`backend ${this.backendName} has no wasm heap for otsr's SIMD kernels`);
-    return SimdKernels.on(memory);
+    return memory;
   }
 
   /** A new float32 tensor whose values `fill` writes (also freed by {@link dispose} unless kept). */

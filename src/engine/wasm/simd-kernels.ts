@@ -121,6 +121,30 @@ export class SimdKernels {
   private static readonly byMemory = new WeakMap<WebAssembly.Memory, Map<boolean, SimdKernels>>();
   private static readonly modules = new Map<string, WebAssembly.Module>();
 
+  /**
+   * Kernels whose calls are not run but handed to `sink` (the index in `names` of the export, its arguments):
+   * a kernel thread pool
+   * (engine/threads/) records one lane's share of a conv with the same wrappers, then runs it on another thread.
+   */
+  static recording(names: string[], sink: (index: number, args: number[]) => void, fma: boolean): SimdKernels {
+    const exports: Record<string, Export> = {};
+    names.forEach((name, index) => (exports[name] = (...args: number[]) => sink(index, args)));
+    return new SimdKernels(exports, fma);
+  }
+
+  /** These kernels with more exports (a kernel thread pool's `barrier`). */
+  static extended(base: SimdKernels, extra: Record<string, Export>): SimdKernels {
+    return new SimdKernels({ ...base.exports, ...extra }, base.fma);
+  }
+
+  /** The compiled module of a variant (once per process). */
+  static module(variant: SimdVariant): WebAssembly.Module {
+    const key = `${variant.shared}/${variant.fma}`;
+    let module = SimdKernels.modules.get(key);
+    if (module === undefined) SimdKernels.modules.set(key, (module = new WebAssembly.Module(simdModuleBytes(variant))));
+    return module;
+  }
+
   private constructor(
     private readonly exports: Record<string, Export>,
     /** Whether the GEMM multiply-adds with FMA (relaxed SIMD). */
@@ -138,14 +162,19 @@ export class SimdKernels {
     let kernels = perVariant.get(fma);
     if (kernels === undefined) {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-      const key = `${shared}/${fma}`;
-      let module = SimdKernels.modules.get(key);
-      if (module === undefined) SimdKernels.modules.set(key, (module = new WebAssembly.Module(simdModuleBytes({ shared, fma }))));
-      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      const instance = new WebAssembly.Instance(SimdKernels.module({ shared, fma }), { env: { memory } });
       kernels = new SimdKernels(instance.exports as unknown as SimdKernels['exports'], fma);
       perVariant.set(fma, kernels);
     }
     return kernels;
+  }
+
+  /**
+   * Inside a kernel thread pool's run (engine/threads/): returns once every lane of the run has reached its
+   * barrier, so that one lane may read what another wrote before it. Elsewhere (one lane) nothing to wait for.
+   */
+  barrier(): void {
+    this.exports.barrier?.();
   }
 
   /**
@@ -155,16 +184,16 @@ export class SimdKernels {
   gemm(call: GemmCall): void {
     const k = call.segments * call.segmentLength;
     const group = Math.min(call.cols, Math.max(1, Math.floor(B_BYTES_PER_CALL / (k * TILE_COLS * 4))) * TILE_COLS);
+    // One checked argument list, its column group's fields rewritten per call: no object per call (a step
+    // makes thousands of these calls, and with kernel lanes the calling thread makes every lane's).
+    const args = gemmArguments(call);
+    const [packedB, out, bias] = [args[4]!, args[5]!, args[9]!];
     for (let c0 = 0; c0 < call.cols; c0 += group) {
-      this.exports.gemm(
-        ...gemmArguments({
-          ...call,
-          packedB: call.packedB + c0 * k * 4,
-          out: call.out + c0 * 4,
-          cols: Math.min(group, call.cols - c0),
-          bias: call.bias ? call.bias + c0 * 4 : 0,
-        }),
-      );
+      args[4] = packedB + c0 * k * 4;
+      args[5] = out + c0 * 4;
+      args[8] = Math.min(group, call.cols - c0) / TILE_COLS;
+      args[9] = bias ? bias + c0 * 4 : 0;
+      this.exports.gemm(...args);
     }
   }
 
@@ -231,20 +260,24 @@ export class SimdKernels {
   /**
    * Winograd filter transform of a [3, 3, inC, outC] filter at `src` (outC a multiple of 4) into the packed B
    * [panels][inC][8] of each position ξ at dst + ξ·xiStride; columns of a last half panel are left as they are.
+   * Only input channels [first, end) where `rows` says (a kernel lane's share; default all).
    */
-  winogradFilter(tile: WinogradTile, src: number, inC: number, outC: number, dst: number, xiStride: number): void {
+  winogradFilter(tile: WinogradTile, src: number, inC: number, outC: number, dst: number, xiStride: number, rows: [number, number] = [0, inC]): void {
     if (outC % 4 !== 0 || outC <= 0 || inC <= 0) throw new Error(`winogradFilter: ${inC} -> ${outC} channels (outC must be a multiple of 4)`);
-    this.exports[`winogradFilter${tile}`]!(src, inC, outC / 4, inC * outC * 4, outC * 4, dst, xiStride, inC * 16);
+    const [first, end] = rows;
+    if (end <= first) return;
+    this.exports[`winogradFilter${tile}`]!(src + first * outC * 4, end - first, outC / 4, inC * outC * 4, outC * 4, dst + first * 32, xiStride, inC * 16);
   }
 
   /**
    * The filter gradient's dy transform (wasm/winograd.ts): `tiles` tiles of dy (m² pixel addresses each in
    * the table), `channels` (a multiple of 4) channels, into the packed B [panels][tiles][8] of each position
-   * ξ at dst + ξ·xiStride; columns of a last half panel are left as they are.
+   * ξ at dst + ξ·xiStride; columns of a last half panel are left as they are. The panels hold `panelTiles`
+   * rows (default `tiles`): more when these tiles are a run of a larger block (`dst` then at the run's first row).
    */
-  winogradDy(tile: WinogradTile, table: number, tiles: number, channels: number, dst: number, xiStride: number): void {
+  winogradDy(tile: WinogradTile, table: number, tiles: number, channels: number, dst: number, xiStride: number, panelTiles = tiles): void {
     if (channels % 4 !== 0 || channels <= 0) throw new Error(`winogradDy: ${channels} channels is not a positive multiple of 4`);
-    if (tiles > 0) this.exports[`winogradDy${tile}`]!(table, tiles, channels / 4, dst, xiStride, tiles * 16);
+    if (tiles > 0) this.exports[`winogradDy${tile}`]!(table, tiles, channels / 4, dst, xiStride, panelTiles * 16);
   }
 
   /**
