@@ -19,6 +19,13 @@ export function potentialOf(potential: Module, y: tf.Tensor): tf.Tensor {
   });
 }
 
+/** |∇f(z_i)|² per sample, [B]: the input gradient of the potential that both gradient penalties measure. */
+function squaredGradientNorms(potential: Module, z: tf.Tensor): tf.Tensor {
+  const axes = [...Array(z.rank).keys()].slice(1);
+  const g = tf.grad((v: tf.Tensor) => tf.sum(potentialOf(potential, v)))(z);
+  return tf.sum(tf.square(g), axes);
+}
+
 /** The map's objective w·E c(x, T(x)) − E f(T(x)) (OTS: w the cost weight; GAN: w = λ), and E c. */
 export function mapObjective(map: Module, potential: Module, cost: TransportCost, weight: number, x: tf.Tensor): { loss: tf.Scalar; cost: tf.Scalar } {
   const tx = map.apply(x);
@@ -36,9 +43,7 @@ export function mapObjective(map: Module, potential: Module, cost: TransportCost
 export function potentialObjective(map: Module, potential: Module, x: tf.Tensor, y: tf.Tensor, penalty = 0): { loss: tf.Scalar; r1: tf.Scalar } {
   const gap = tf.sub(tf.mean(potentialOf(potential, map.apply(x))), tf.mean(potentialOf(potential, y))) as tf.Scalar;
   if (!(penalty > 0)) return { loss: gap, r1: tf.scalar(0) };
-  const axes = [...Array(y.rank).keys()].slice(1);
-  const g = tf.grad((z: tf.Tensor) => tf.sum(potentialOf(potential, z)))(y);
-  const r1 = tf.mean(tf.sum(tf.square(g), axes)) as tf.Scalar;
+  const r1 = tf.mean(squaredGradientNorms(potential, y)) as tf.Scalar;
   return { loss: tf.add(gap, tf.mul(r1, penalty / 2)) as tf.Scalar, r1 };
 }
 
@@ -59,9 +64,7 @@ export function criticObjective(
     throw new Error(`T(x) has shape ${JSON.stringify(tx.shape)} but target samples have ${JSON.stringify(y.shape)}`);
   }
   const xh = tf.add(tf.mul(eta, y), tf.mul(tf.sub(1, eta), tx));
-  const axes = [...Array(y.rank).keys()].slice(1);
-  const g = tf.grad((z: tf.Tensor) => tf.sum(potentialOf(potential, z)))(xh);
-  const norm = tf.sqrt(tf.add(tf.sum(tf.square(g), axes), 1e-12));
+  const norm = tf.sqrt(tf.add(squaredGradientNorms(potential, xh), 1e-12));
   const gp = tf.mean(tf.square(tf.sub(norm, 1))) as tf.Scalar;
   const gap = tf.sub(tf.mean(potentialOf(potential, tx)), tf.mean(potentialOf(potential, y)));
   return { loss: tf.add(gap, tf.mul(gp, gpWeight)) as tf.Scalar, gp };
