@@ -12,6 +12,7 @@ export {
   type TransportCost,
   makeCost,
 } from './cost.js';
+export { MapAverage } from './map-average.js';
 export { NeuralOT, type NeuralOTOptions } from './neural-ot.js';
 export type { OtNetworks, OtProblem } from './problem.js';
 export { RegularizedGAN, type RegularizedGANOptions } from './regularized-gan.js';

@@ -5,6 +5,7 @@ import type { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 import { Adam, type AdamState, assignChecked } from './adam.js';
 import type { CostState } from './cost.js';
+import { type MapAverage, mapAverageOf } from './map-average.js';
 import { PAIRED_UPDATES_PER_STEP, type PretrainSchedule, mapObjective, pairedObjective, pretrainRate } from './objectives.js';
 import type { OtNetworks, OtProblem } from './problem.js';
 import type { PairSampler } from '../data/synthetic-pairs.js';
@@ -70,6 +71,8 @@ export interface SolverState {
   history: StepLosses[];
   /** The pretraining pair sampler's state (absent when the run has no pretraining). */
   pairs?: unknown;
+  /** The map's weight average ({@link MapAverage}), once a solver step was averaged (absent before, or without one). */
+  mapAverage?: Record<string, tf.Tensor>;
 }
 
 /** Frees the tensors held by a state from {@link OtSolver.getState}. */
@@ -82,6 +85,7 @@ export function disposeSolverState(state: SolverState): void {
     ...Object.values(state.potentialOptimizer.m),
     ...Object.values(state.potentialOptimizer.v),
     ...Object.values(state.cost?.weights ?? {}),
+    ...Object.values(state.mapAverage ?? {}),
   ];
   tf.dispose(all);
 }
@@ -106,16 +110,16 @@ export function refreshedAtFromCounter(counter: number | undefined): number | nu
 }
 
 /** The networks' part of a state: what {@link flattenSolverState} flattens. */
-export type SolverTensors = Pick<SolverState, 'map' | 'potential' | 'mapOptimizer' | 'potentialOptimizer' | 'cost'>;
+export type SolverTensors = Pick<SolverState, 'map' | 'potential' | 'mapOptimizer' | 'potentialOptimizer' | 'cost' | 'mapAverage'>;
 
 /** Prefixes of the flat names, by the state's record they hold. */
-const FLAT = { map: 'map/', potential: 'potential/', mapM: 'mapOptimizer/m/', mapV: 'mapOptimizer/v/', potentialM: 'potentialOptimizer/m/', potentialV: 'potentialOptimizer/v/', cost: 'cost/' } as const;
+const FLAT = { map: 'map/', potential: 'potential/', mapM: 'mapOptimizer/m/', mapV: 'mapOptimizer/v/', potentialM: 'potentialOptimizer/m/', potentialV: 'potentialOptimizer/v/', cost: 'cost/', mapAverage: 'mapAverage/' } as const;
 
 /**
  * The one flat form of a state's tensors, which the checkpoint file and the worker threads' state
  * (ot/task-state.ts) share: `map/NAME`, `potential/NAME`, `mapOptimizer/m/NAME`, `mapOptimizer/v/NAME`,
- * `potentialOptimizer/m/NAME`, `potentialOptimizer/v/NAME` and, once the cost's reference was refreshed,
- * `cost/NAME`; the optimizers' step counters and the refresh step beside them. The tensors are the state's own.
+ * `potentialOptimizer/m/NAME`, `potentialOptimizer/v/NAME`, once the cost's reference was refreshed
+ * `cost/NAME`, and once the map's average started `mapAverage/NAME`; the optimizers' step counters and the refresh step beside them. The tensors are the state's own.
  */
 export function flattenSolverState(state: SolverTensors): { tensors: Map<string, tf.Tensor>; counters: SolverCounters } {
   const tensors = new Map<string, tf.Tensor>();
@@ -129,6 +133,7 @@ export function flattenSolverState(state: SolverTensors): { tensors: Map<string,
   put(FLAT.potentialM, state.potentialOptimizer.m);
   put(FLAT.potentialV, state.potentialOptimizer.v);
   put(FLAT.cost, state.cost?.weights);
+  put(FLAT.mapAverage, state.mapAverage);
   const counters = {
     mapOptimizerT: state.mapOptimizer.t,
     potentialOptimizerT: state.potentialOptimizer.t,
@@ -149,12 +154,14 @@ export function unflattenSolverState(tensors: Iterable<[string, tf.Tensor]>, cou
     return out;
   };
   const at = counters.costRefreshedAt;
+  const mapAverage = take(FLAT.mapAverage);
   return {
     map: take(FLAT.map),
     potential: take(FLAT.potential),
     mapOptimizer: { t: counters.mapOptimizerT, m: take(FLAT.mapM), v: take(FLAT.mapV) },
     potentialOptimizer: { t: counters.potentialOptimizerT, m: take(FLAT.potentialM), v: take(FLAT.potentialV) },
     cost: hasCost ? { refreshedAt: at, ...(at !== null ? { weights: take(FLAT.cost) } : {}) } : null,
+    ...(Object.keys(mapAverage).length > 0 ? { mapAverage } : {}),
   };
 }
 
@@ -186,6 +193,11 @@ export interface CommonSolverOptions {
    * reference after step `steps` (ReferenceCost's `refresh.at`).
    */
   pretrain?: PretrainOptions;
+  /**
+   * Decay d of an exponential moving average of the map's weights over the solver's steps ({@link MapAverage});
+   * 0 (default): none. Training continues from the map itself; {@link OtSolver.averageInto} gives the average.
+   */
+  emaDecay?: number;
 }
 
 export interface PretrainOptions {
@@ -220,6 +232,7 @@ export abstract class OtSolver {
   private readonly lossHistory: StepLosses[] = [];
   private readonly historyLimit: number;
   private readonly pretrain?: PretrainOptions;
+  private readonly average?: MapAverage;
 
   /**
    * Checks the common options and makes both Adam optimizers (their slots are allocated here: a subclass
@@ -227,6 +240,8 @@ export abstract class OtSolver {
    * @param defaultBetas the subclass's Adam (beta1, beta2) when `options.betas` is not given.
    */
   constructor(problem: OtProblem, networks: OtNetworks, options: CommonSolverOptions, defaultBetas: readonly [number, number]) {
+    // First: it checks its decay and allocates nothing until the first averaged step.
+    this.average = mapAverageOf(options.emaDecay ?? 0);
     this.problem = problem;
     this.map = networks.map;
     this.potential = networks.potential;
@@ -248,6 +263,11 @@ export abstract class OtSolver {
     return this.completed;
   }
 
+  /** The solver's own steps completed so far (the outer steps after pretraining). */
+  protected get solverSteps(): number {
+    return Math.max(0, this.completed - (this.pretrain?.steps ?? 0));
+  }
+
   /** Losses of every outer step so far (a copy). */
   get history(): StepLosses[] {
     return [...this.lossHistory];
@@ -261,9 +281,11 @@ export abstract class OtSolver {
     if (!tf.getGradient('Sum')) {
       throw new OtsrError('TF.js gradients are not registered: call initBackend() before training');
     }
-    const partial = this.completed < (this.pretrain?.steps ?? 0) ? await this.pairedStep() : await this.runStep();
+    const pretraining = this.completed < (this.pretrain?.steps ?? 0);
+    const partial = pretraining ? await this.pairedStep() : await this.runStep();
     this.completed += 1;
     this.problem.cost.afterStep?.(this.completed, this.map);
+    if (!pretraining) this.average?.update(this.map);
     const losses: StepLosses = { step: this.completed, ...partial };
     this.lossHistory.push(losses);
     this.trimHistory();
@@ -302,7 +324,16 @@ export abstract class OtSolver {
       cost: this.problem.cost.getState?.() ?? null,
       history: this.history,
       ...(this.pretrain ? { pairs: this.pretrain.pairs.getState() } : {}),
+      ...(this.average?.started ? { mapAverage: this.average.getState()! } : {}),
     };
+  }
+
+  /**
+   * Copies the map's weight average into `target` (a map of the same architecture) and returns true; false when
+   * the solver keeps no average or has not averaged a step yet (then `target` is left as it is).
+   */
+  averageInto(target: Module): boolean {
+    return this.average?.copyInto(target) ?? false;
   }
 
   /** Restores a snapshot (values are copied; the caller still owns `state`). */
@@ -317,6 +348,8 @@ export abstract class OtSolver {
     this.problem.target.setState(state.target);
     this.problem.cost.setState?.(state.cost);
     if (this.pretrain && state.pairs !== undefined) this.pretrain.pairs.setState(state.pairs);
+    if (state.mapAverage && !this.average) throw new Error('this state holds a map average, but the solver keeps none (emaDecay 0)');
+    this.average?.setState(state.mapAverage);
     this.completed = state.step;
     // Not splice(…, ...history): spreading >~120k entries overflows the call stack (long runs).
     this.lossHistory.length = 0;
@@ -329,8 +362,9 @@ export abstract class OtSolver {
     if (extra > 0) this.lossHistory.splice(0, extra);
   }
 
-  /** Frees the optimizer slots (not the networks, the samplers or the cost, which the caller owns). */
+  /** Frees the optimizer slots and the map's average (not the networks, the samplers or the cost, which the caller owns). */
   dispose(): void {
+    this.average?.dispose();
     this.mapOptimizer.dispose();
     this.potentialOptimizer.dispose();
   }

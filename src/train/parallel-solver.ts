@@ -79,18 +79,23 @@ export class ParallelSolver {
 
   /** One outer iteration (OTS: k map updates + 1 potential update; GAN: n critic updates + 1 map update). */
   async step(): Promise<StepLosses> {
-    const { pretrainSteps, refreshEvery } = this.options.task;
-    const partial = this.completed < pretrainSteps ? await this.pairedStep() : this.kind === 'ots' ? await this.otsStep() : await this.ganStep();
+    const { pretrainSteps, refreshEvery, emaDecay } = this.options.task;
+    const pretraining = this.completed < pretrainSteps;
+    const partial = pretraining ? await this.pairedStep() : this.kind === 'ots' ? await this.otsStep() : await this.ganStep();
     this.completed += 1;
-    if (refreshEvery > 0 || this.completed === pretrainSteps) await this.pool.call('afterStep', this.completed);
+    const averaged = emaDecay > 0 && !pretraining;
+    if (refreshEvery > 0 || this.completed === pretrainSteps || averaged) await this.pool.call('afterStep', this.completed);
     return { step: this.completed, ...partial };
   }
 
   private async otsStep(): Promise<Omit<StepLosses, 'step'>> {
     const k = this.options.innerSteps;
+    const { pretrainSteps, potentialWarmup } = this.options.task;
+    // As NeuralOT: the first potentialWarmup solver steps update the potential only.
+    const mapSteps = this.completed - pretrainSteps < potentialWarmup ? 0 : k;
     let mapLoss = 0;
     let cost = 0;
-    for (let i = 0; i < k; i++) {
+    for (let i = 0; i < mapSteps; i++) {
       const r = await this.update('map', ['source']);
       mapLoss += r.loss / k;
       cost += r.metrics.cost! / k;
@@ -172,12 +177,27 @@ export class ParallelSolver {
 
   /** Copies the workers' map weights into `map` (a module of the same architecture on this thread). */
   async syncMap(map: Module): Promise<void> {
-    const s = await this.pool.readState(0, ['map/']);
+    if (!(await this.copyWorkerWeights(map, 'map/'))) throw new Error("the workers' state holds no map");
+  }
+
+  /**
+   * Copies the workers' map weight average into `map` and returns true; false (leaving `map` as it is) when the
+   * run keeps none or has not averaged a step yet.
+   */
+  syncAverage(map: Module): Promise<boolean> {
+    return this.copyWorkerWeights(map, 'mapAverage/');
+  }
+
+  /** Copies worker 0's tensors `PREFIX + name` into `map`'s parameters; false if it has none under `prefix`. */
+  private async copyWorkerWeights(map: Module, prefix: string): Promise<boolean> {
+    const s = await this.pool.readState(0, [prefix]);
+    if (Object.keys(s.values).length === 0) return false;
     for (const [name, v] of map.params) {
-      const values = s.values[`map/${name}`];
-      if (!values) throw new Error(`the workers' map lacks parameter ${name}`);
-      tf.tidy(() => v.assign(tf.tensor(values, s.shapes[`map/${name}`], 'float32')));
+      const values = s.values[`${prefix}${name}`];
+      if (!values) throw new Error(`the workers' ${prefix} weights lack parameter ${name}`);
+      tf.tidy(() => v.assign(tf.tensor(values, s.shapes[`${prefix}${name}`], 'float32')));
     }
+    return true;
   }
 
   /** A snapshot of everything needed to resume exactly (new tensors, owned by the caller). */

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParallelStep, ParallelTask, WorkerInfo } from '../engine/parallel/protocol.js';
 import { Adam } from '../ot/adam.js';
+import { mapAverageOf } from '../ot/map-average.js';
 import { criticObjective, mapObjective, pairedObjective, potentialObjective, pretrainRate } from '../ot/objectives.js';
 import { refreshedAtFromCounter, refreshedAtToCounter } from '../ot/solver.js';
 import { modulesTaskState } from '../ot/task-state.js';
@@ -21,13 +22,15 @@ export const OT_STEPS = { ots: ['map', 'potential', 'paired'], gan: ['critic', '
  * - `potential` {x, y}: f(T(x)) − f(y) (+ the R1 penalty if asked) on the potential (OTS; metric `r1`);
  * - `critic` {x, y, eta}: the WGAN-GP critic objective, eta [B,1,1,1] drawn by the caller (GAN; metric `gp`);
  * - `paired` {x, y}: pretraining, E|T(x) − y| on aligned synthetic pairs, on the map.
- * Command `afterStep` (args: the outer step just completed) lets the cost refresh its reference.
+ * Command `afterStep` (args: the outer step just completed) lets the cost refresh its reference and, after a
+ * solver step, blends the map into its weight average (`emaDecay`), as OtSolver.step does in one thread.
  */
 export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
   const { map, potential, cost } = buildNetworks(o);
   const [beta1, beta2] = o.betas;
   const mapAdam = new Adam(map.params, { lr: o.mapLr, beta1, beta2 });
   const potentialAdam = new Adam(potential.params, { lr: o.potentialLr, beta1, beta2 });
+  const average = mapAverageOf(o.emaDecay);
 
   const mapStep: ParallelStep = {
     params: map.params,
@@ -67,6 +70,7 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
       const c = cost.getState();
       counters.costRefreshedAt = refreshedAtToCounter(c.refreshedAt);
       for (const [name, t] of Object.entries(c.weights ?? {})) tensors[`cost/${name}`] = t;
+      for (const [name, t] of Object.entries(average?.getState() ?? {})) tensors[`mapAverage/${name}`] = t;
       return { tensors, counters };
     },
     setState(tensors, counters) {
@@ -78,11 +82,18 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
         for (const [name, t] of Object.entries(tensors)) if (name.startsWith('cost/')) weights[name.slice(5)] = t;
         cost.setState({ refreshedAt: at, weights });
       }
+      const averaged = Object.entries(tensors).filter(([name]) => name.startsWith('mapAverage/'));
+      if (averaged.length > 0 && !average) throw new Error('this state holds a map average, but the run keeps none (emaDecay 0)');
+      average?.setState(averaged.length > 0 ? Object.fromEntries(averaged.map(([name, t]) => [name.slice('mapAverage/'.length), t])) : undefined);
     },
     commands: {
-      afterStep: (step) => cost.afterStep(step as number, map),
+      afterStep: (step) => {
+        cost.afterStep(step as number, map);
+        if ((step as number) > o.pretrainSteps) average?.update(map);
+      },
     },
     dispose() {
+      average?.dispose();
       mapAdam.dispose();
       potentialAdam.dispose();
       cost.dispose();

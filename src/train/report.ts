@@ -65,9 +65,13 @@ export function renderReport(input: { title: string; config: unknown; records: L
   const lossPlots = seriesOf(train.map((r) => ({ step: r.step, values: r.losses }))).map((s) =>
     linePlotSvg([s], { title: `training: ${s.name}`, xLabel: 'step' }),
   );
-  const valPlots = seriesOf(val.map((r) => ({ step: r.step, values: r.metrics }))).map((s) =>
-    linePlotSvg([s], { title: `validation: ${s.name}`, xLabel: 'step' }),
-  );
+  // With --ema-decay, each plot shows the exported average beside the training weights (`raw`).
+  const rawSeries = seriesOf(val.flatMap((r) => (r.raw ? [{ step: r.step, values: r.raw }] : [])));
+  const valPlots = seriesOf(val.map((r) => ({ step: r.step, values: r.metrics }))).map((s) => {
+    const raw = rawSeries.find((r) => r.name === s.name);
+    const series = raw ? [{ ...s, name: `${s.name} (average, exported)` }, { ...raw, name: `${s.name} (training weights)` }] : [s];
+    return linePlotSvg(series, { title: `validation: ${s.name}`, xLabel: 'step' });
+  });
   const last = val.at(-1);
   const lastRow = last
     ? `<p>Last validation (step ${last.step}): ${Object.entries(last.metrics)

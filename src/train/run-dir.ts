@@ -21,5 +21,6 @@ export function runPaths(dir: string) {
 /** One line of log.jsonl. */
 export type LogRecord =
   | { type: 'train'; step: number; seconds: number; losses: Record<string, number> }
-  | { type: 'val'; step: number; seconds: number; metrics: Record<string, number> }
+  /** `metrics`: the exported map's (with --ema-decay, the average's, and `raw` the training weights' own). */
+  | { type: 'val'; step: number; seconds: number; metrics: Record<string, number>; raw?: Record<string, number> }
   | { type: 'event'; step: number; seconds: number; message: string };

@@ -61,13 +61,15 @@ export function defaultTrainWorkers(batch: number): number {
 
 /**
  * What the loop needs of a solver: the in-process solver (run-spec.ts' buildSolver) or the {@link ParallelSolver} over worker threads.
- * `syncMap` brings this thread's map up to date before it is used here (samples, validation, export).
+ * `syncMap` brings this thread's map up to date before it is used here (samples, validation, export);
+ * `syncAverage` copies the map's weight average (`--ema-decay`) into a module, false while there is none.
  */
 interface LoopSolver {
   readonly stepCount: number;
   step(): Promise<StepLosses>;
   getState(): Promise<SolverState>;
   syncMap(): Promise<void>;
+  syncAverage(into: Module): Promise<boolean>;
   source: Sampler;
 }
 
@@ -133,6 +135,8 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const task = otTaskOptions(config);
   const map = buildMap(task);
+  // With --ema-decay, what is validated, sampled and exported: the average, once the solver's steps began.
+  const averaged = task.emaDecay > 0 ? buildMap(task) : undefined;
   // On resume the checkpoint holds the weights; a fresh run reads --init now, before anything is written.
   const initWeights = config.init !== undefined && !options.resume ? await readInitWeights(config) : undefined;
   const workers = config.workers!;
@@ -190,10 +194,11 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
           step: () => solver.step(),
           getState: () => solver.getState(),
           syncMap: () => solver.syncMap(map),
+          syncAverage: (into) => solver.syncAverage(into),
           source: data.lr,
         };
         await begin();
-        return await loop(config, outDir, loopSolver, map, validator, log, run, options);
+        return await loop(config, outDir, loopSolver, { map, averaged }, validator, log, run, options);
       } catch (err) {
         // A worker that failed (e.g. out of wasm memory) reports its stack: keep its first line for the user.
         if (err instanceof Error && !(err instanceof OtsrError) && /^worker \d+[: ]/.test(err.message)) {
@@ -235,10 +240,11 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
         step: () => solver.step(),
         getState: async () => solver.getState(),
         syncMap: async () => {},
+        syncAverage: async (into) => solver.averageInto(into),
         source: data.lr,
       };
       await begin();
-      return await loop(config, outDir, loopSolver, map, validator, log, run, options);
+      return await loop(config, outDir, loopSolver, { map, averaged }, validator, log, run, options);
     } finally {
       solver.dispose();
       cost.dispose();
@@ -246,6 +252,7 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
     }
   } finally {
     map.dispose();
+    averaged?.dispose();
     validator?.dispose();
     tf.dispose(Object.values(initWeights ?? {}));
   }
@@ -296,7 +303,7 @@ async function loop(
   config: TrainConfig,
   outDir: string,
   solver: LoopSolver,
-  map: Module,
+  maps: { map: Module; averaged: Module | undefined },
   validator: Validator | undefined,
   log: JsonlLog,
   run: RunState,
@@ -336,14 +343,21 @@ async function loop(
     }
     savedStep = solver.stepCount;
   };
+  /** The map to validate, sample and export: the weight average once there is one, else the map itself (both brought up to date). */
+  const shownMap = async (): Promise<Module> => {
+    await solver.syncMap();
+    return maps.averaged && (await solver.syncAverage(maps.averaged)) ? maps.averaged : maps.map;
+  };
   let sampledStep = -1;
   const samplesAndValidation = async () => {
     const step = solver.stepCount;
     sampledStep = step;
-    await solver.syncMap();
+    const map = await shownMap();
     if (validator) {
       lastValidation = await validator.evaluate(map);
-      await log.append({ type: 'val', step, seconds: elapsed(), metrics: lastValidation });
+      // Beside the average's metrics, the training weights' own: what the average gains (or loses).
+      const raw = map === maps.map ? {} : { raw: await validator.evaluate(maps.map) };
+      await log.append({ type: 'val', step, seconds: elapsed(), metrics: lastValidation, ...raw });
       await validator.writeGrid(paths.sample(step), map);
     } else {
       // Drawn and undone, so that sample grids never change the training batches (a run stopped and resumed
@@ -388,8 +402,7 @@ async function loop(
   if (sampledStep !== solver.stepCount) await samplesAndValidation();
   if (savedStep !== solver.stepCount) await checkpoint();
   if (status === 'cancelled') say(`cancelled: checkpoint saved at step ${solver.stepCount}; continue with --resume`);
-  await solver.syncMap();
-  await saveModel(paths.model, map, {
+  await saveModel(paths.model, await shownMap(), {
     scale: config.scale,
     training: { ...config, steps: solver.stepCount } as unknown as Record<string, unknown>,
   });

@@ -51,6 +51,8 @@ export interface WebTrainOptions {
   pretrainLearningRate?: number;
   /** Weight of the transport cost in the map's loss (default `otsr train`'s). */
   costWeight?: number;
+  /** Decay of the average of the map's weights over the OT steps, which previews and exports show (default `otsr train`'s; 0: none). */
+  emaDecay?: number;
   /** The JPEG step of the degradation: needed when it can draw JPEG (`blind`, `jpeg=Q`) and pretrainSteps > 0. */
   jpeg?: JpegRoundTrip;
 }
@@ -77,6 +79,8 @@ export class WebTrainer {
   readonly pairs?: SyntheticPairSampler;
   private readonly cost: ReferenceCost;
   private readonly previewLr: tf.Tensor4D;
+  /** Holds the map's weight average for previews and exports (with `emaDecay` > 0). */
+  private readonly averaged?: Module;
 
   /**
    * Checks the settings and the images, builds the networks, samplers and solver.
@@ -102,13 +106,15 @@ export class WebTrainer {
     const degradation = parseDegradation(degradationText);
     const pretrainLearningRate = options.pretrainLearningRate ?? DEFAULT_TRAIN_CONFIG.pretrainLearningRate;
     const costWeight = options.costWeight ?? DEFAULT_TRAIN_CONFIG.costWeight;
+    const emaDecay = options.emaDecay ?? DEFAULT_TRAIN_CONFIG.emaDecay;
+    if (!(emaDecay >= 0 && emaDecay < 1)) throw new UsageError(`the EMA decay must be in [0, 1), got ${emaDecay}`);
     if (!(Number.isFinite(pretrainLearningRate) && pretrainLearningRate > 0 && pretrainLearningRate < 1)) {
       throw new UsageError(`the pretraining learning rate must be in (0, 1), got ${pretrainLearningRate}`);
     }
     if (!(Number.isFinite(costWeight) && costWeight > 0)) throw new UsageError(`the cost weight must be > 0, got ${costWeight}`);
     if (pretrainSteps > 0 && !options.jpeg && usesJpeg(degradation)) throw new UsageError('this degradation draws JPEG: give a JPEG codec (options.jpeg)');
     const { jpeg: _codec, ...rest } = options;
-    this.options = { ...rest, map: mapSpec, potential: potentialSpec, pretrainSteps, degradation: degradationText, pretrainLearningRate, costWeight };
+    this.options = { ...rest, map: mapSpec, potential: potentialSpec, pretrainSteps, degradation: degradationText, pretrainLearningRate, costWeight, emaDecay };
 
     // Seeds: one per component, derived from the run's seed, so that every part is reproducible.
     this.source = new ImageArraySampler({ images: lr.images, names: lr.names, crop: crop / scale, seed: seed + 2, label: 'low-resolution images' });
@@ -132,12 +138,15 @@ export class WebTrainer {
       costWeight,
       gpWeight: GAN_GP_WEIGHT,
       potentialPenalty: DEFAULT_TRAIN_CONFIG.potentialPenalty,
+      potentialWarmup: DEFAULT_TRAIN_CONFIG.potentialWarmup,
       pretrainSteps,
       pretrainLr: pretrainLearningRate,
       pretrainSchedule: DEFAULT_TRAIN_CONFIG.pretrainSchedule,
+      emaDecay,
     };
     const nets = buildNetworks(task);
     ({ map: this.map, potential: this.potential, cost: this.cost } = nets);
+    if (emaDecay > 0) this.averaged = buildModule(mapSpec, { upsampler: upsampleBicubic });
     this.solver = buildSolver(task, nets, { source: this.source, target: this.target, ...(this.pairs ? { pairs: this.pairs } : {}) }, {
       batchSize: batch,
       innerSteps: kMap,
@@ -166,15 +175,21 @@ export class WebTrainer {
     return this.solver.step();
   }
 
+  /** The map that previews and exports show: the weight average once the OT steps began (with `emaDecay`), else the map. */
+  private shownMap(): Module {
+    return this.averaged && this.solver.averageInto(this.averaged) ? this.averaged : this.map;
+  }
+
   /** Rows of LR | bicubic | map for the fixed preview crops: [rows, width, 3] in [-1, 1]; the caller disposes it. */
   previewGrid(): tf.Tensor3D {
-    return sampleGridTensor(this.previewLr, this.options.scale, (x) => this.map.apply(x) as tf.Tensor4D);
+    const map = this.shownMap();
+    return sampleGridTensor(this.previewLr, this.options.scale, (x) => map.apply(x) as tf.Tensor4D);
   }
 
   /** The map as a model folder's files (model.json + shards), loadable by `loadModel` in Node. */
   exportModel(extra: Record<string, unknown> = {}): Promise<Map<string, Uint8Array>> {
     const o = this.options;
-    return encodeModel(this.map, {
+    return encodeModel(this.shownMap(), {
       scale: o.scale,
       training: {
         solver: 'ots',
@@ -184,6 +199,7 @@ export class WebTrainer {
         kMap: o.kMap,
         learningRate: o.learningRate,
         costWeight: o.costWeight,
+        emaDecay: o.emaDecay,
         pretrainSteps: o.pretrainSteps,
         pretrainLearningRate: o.pretrainLearningRate,
         degradation: o.degradation,
@@ -200,7 +216,7 @@ export class WebTrainer {
   /** A copy of the map with its current weights (independent of further training and of dispose()). */
   copyMap(): Module {
     const copy = buildModule(this.options.map, { upsampler: upsampleBicubic });
-    copy.copyFrom(this.map);
+    copy.copyFrom(this.shownMap());
     return copy;
   }
 
@@ -209,6 +225,7 @@ export class WebTrainer {
     this.solver.dispose();
     this.cost.dispose();
     this.map.dispose();
+    this.averaged?.dispose();
     this.potential.dispose();
     this.previewLr.dispose();
   }

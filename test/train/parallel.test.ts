@@ -29,6 +29,8 @@ before(async () => {
 const variants: { name: string; config: Partial<TrainConfig> }[] = [
   { name: 'ots', config: { solver: 'ots' } },
   { name: 'ots with an R1-penalised potential', config: { solver: 'ots', potentialPenalty: 0.5 } },
+  { name: 'ots with a map average (EMA)', config: { solver: 'ots', emaDecay: 0.5 } },
+  { name: 'ots with a potential warm-up', config: { solver: 'ots', potentialWarmup: 1 } },
   { name: 'gan', config: { solver: 'gan' } },
 ];
 for (const { name, config } of variants) {
@@ -64,19 +66,23 @@ for (const { name, config } of variants) {
       const [p1, p2] = [valOne[i]!, valTwo[i]!].map((r) => (r.type === 'val' ? r.metrics.psnr! : NaN));
       assert.ok(Math.abs(p1! - p2!) < 1e-3, `validation ${i}: PSNR ${p1} vs ${p2}`);
     }
+    // With an average, validation after the first solver step shows it, and the training weights' own beside it.
+    assert.deepEqual(valTwo.map((r) => r.type === 'val' && r.raw !== undefined), [false, config.emaDecay !== undefined, config.emaDecay !== undefined]);
     assert.deepEqual(await fs.readdir(runPaths(two).samples), ['step-0000000.png', 'step-0000002.png', 'step-0000004.png']);
-    // The exported model is the workers' map.
+    // The exported model is the workers' map, or its average.
     const [ckpt, model] = [await checkpointValues(two), JSON.parse(await fs.readFile(path.join(runPaths(two).model, 'model.json'), 'utf8'))];
     assert.ok(model.format);
     const weights = await fs.readFile(path.join(runPaths(two).model, 'group1-shard1of1.bin'));
-    const head = ckpt.get('map/head.w')!;
+    const head = ckpt.get(config.emaDecay !== undefined ? 'mapAverage/head.w' : 'map/head.w')!;
+    if (config.emaDecay !== undefined) assert.notDeepEqual(head, ckpt.get('map/head.w'), 'the average is not the map');
+    assert.equal([...ckpt.keys()].some((k) => k.startsWith('mapAverage/')), config.emaDecay !== undefined);
     const exported = new Float32Array(weights.buffer.slice(weights.byteOffset, weights.byteOffset + head.byteLength));
     assert.deepEqual(exported, head);
   });
 }
 
-test('2 workers: Ctrl-C saves a checkpoint; the resumed run equals an uninterrupted one (OTS, refreshed reference); another count is refused', async () => {
-  const config = (steps: number, more: Partial<TrainConfig> = {}) => tinyConfig({ steps, refreshEvery: 2, ...more });
+test('2 workers: Ctrl-C saves a checkpoint; the resumed run equals an uninterrupted one (OTS, refreshed reference, map average); another count is refused', async () => {
+  const config = (steps: number, more: Partial<TrainConfig> = {}) => tinyConfig({ steps, refreshEvery: 2, emaDecay: 0.5, ...more });
   const straight = await tempRun();
   await train(config(4), straight);
   const split = await tempRun();
@@ -101,6 +107,7 @@ test('2 workers: Ctrl-C saves a checkpoint; the resumed run equals an uninterrup
   const [a, b] = [await checkpointValues(straight), await checkpointValues(split)];
   assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
   assert.ok([...a.keys()].some((k) => k.startsWith('cost/')), 'the refreshed reference is in the checkpoint');
+  assert.ok([...a.keys()].some((k) => k.startsWith('mapAverage/')), 'the map average is in the checkpoint');
   for (const [name, va] of a) assert.deepEqual(b.get(name), va, `tensor ${name} differs after resume`);
   assert.deepEqual(trainLosses(await readLog(runPaths(split).log)), trainLosses(await readLog(runPaths(straight).log)));
 });

@@ -34,3 +34,17 @@ test('a folder that is not a run gives an InputError naming config.json', async 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-report-'));
   await assert.rejects(writeRunReport(dir), (e: unknown) => e instanceof InputError && /config\.json: not found/.test(e.message));
 });
+
+test('with a map average, each validation plot shows the exported average beside the training weights', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'otsr-report-'));
+  const p = runPaths(dir);
+  await fs.writeFile(p.config, JSON.stringify({ solver: 'ots', scale: 4, emaDecay: 0.99 }));
+  const log = new JsonlLog(p.log);
+  await log.append({ type: 'val', step: 0, seconds: 0, metrics: { psnr: 24, ssim: 0.65 } });
+  await log.append({ type: 'val', step: 10, seconds: 10, metrics: { psnr: 24.1, ssim: 0.66 }, raw: { psnr: 23.2, ssim: 0.6 } });
+  await fs.mkdir(p.samples);
+  const html = await fs.readFile(await writeRunReport(dir), 'utf8');
+  assert.match(html, /psnr \(average, exported\)/);
+  assert.match(html, /psnr \(training weights\)/);
+  assert.match(html, /ssim \(training weights\)/);
+});
