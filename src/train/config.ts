@@ -202,7 +202,7 @@ export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | u
   [saved, now] = [withDefaults(saved), withDefaults(now)];
   for (const key of fixed) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {
-      return `--${key} was ${JSON.stringify(saved[key])} when the run started, now ${JSON.stringify(now[key])}`;
+      return `${optionName(key)} was ${JSON.stringify(saved[key])} when the run started, now ${JSON.stringify(now[key])}`;
     }
   }
   if (saved.workers !== now.workers) {
@@ -210,4 +210,9 @@ export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | u
     return `it started with --workers ${saved.workers} and continues exactly only with the same count (now ${now.workers}); omit --workers to keep it`;
   }
   return undefined;
+}
+
+/** The `otsr train` option that sets a config key: `--arch` for the map, else the key in kebab case (`kMap` → `--k-map`). */
+function optionName(key: keyof TrainConfig): string {
+  return key === 'map' ? '--arch' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
