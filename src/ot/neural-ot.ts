@@ -20,12 +20,6 @@ export interface NeuralOTOptions extends CommonSolverOptions {
    * Default 0: the paper's unpenalised potential.
    */
   potentialPenalty?: number;
-  /**
-   * The first this many solver steps (after pretraining) update the potential only, at the map they start from:
-   * the inner max over f at a fixed T, so that the map's first updates follow a potential that has learnt
-   * something rather than a random one. Default 0.
-   */
-  potentialWarmup?: number;
 }
 
 /**
@@ -41,7 +35,6 @@ export class NeuralOT extends OtSolver {
   readonly mapSteps: number;
   readonly costWeight: number;
   readonly potentialPenalty: number;
-  readonly potentialWarmup: number;
 
   constructor(problem: OtProblem, networks: OtNetworks, options: NeuralOTOptions = {}) {
     // Checked before super(), which allocates the optimizers.
@@ -50,10 +43,7 @@ export class NeuralOT extends OtSolver {
     if (!(costWeight > 0 && Number.isFinite(costWeight))) throw new Error(`costWeight must be a positive number, got ${costWeight}`);
     const potentialPenalty = options.potentialPenalty ?? 0;
     if (!(potentialPenalty >= 0 && Number.isFinite(potentialPenalty))) throw new Error(`potentialPenalty must be a number >= 0, got ${potentialPenalty}`);
-    const potentialWarmup = options.potentialWarmup ?? 0;
-    if (!(Number.isInteger(potentialWarmup) && potentialWarmup >= 0)) throw new Error(`potentialWarmup must be an integer >= 0, got ${potentialWarmup}`);
     super(problem, networks, options, [...NEURAL_OT_BETAS]);
-    this.potentialWarmup = potentialWarmup;
     this.mapSteps = mapSteps;
     this.costWeight = costWeight;
     this.potentialPenalty = potentialPenalty;
@@ -62,8 +52,7 @@ export class NeuralOT extends OtSolver {
   protected async runStep(): Promise<Omit<StepLosses, 'step'>> {
     let mapLoss = 0;
     let cost = 0;
-    const mapSteps = this.solverSteps < this.potentialWarmup ? 0 : this.mapSteps;
-    for (let i = 0; i < mapSteps; i++) {
+    for (let i = 0; i < this.mapSteps; i++) {
       const r = await this.mapUpdate(this.costWeight);
       mapLoss += r.loss / this.mapSteps;
       cost += r.cost / this.mapSteps;

@@ -263,11 +263,6 @@ export abstract class OtSolver {
     return this.completed;
   }
 
-  /** The solver's own steps completed so far (the outer steps after pretraining). */
-  protected get solverSteps(): number {
-    return Math.max(0, this.completed - (this.pretrain?.steps ?? 0));
-  }
-
   /** Losses of every outer step so far (a copy). */
   get history(): StepLosses[] {
     return [...this.lossHistory];

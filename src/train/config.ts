@@ -32,8 +32,6 @@ export interface TrainConfig {
   kMap: number;
   /** OTS: γ of the potential's R1 penalty γ/2·E|∇f(y)|² at the HR samples (0: none, the paper's). Absent in runs saved before it existed: 0. */
   potentialPenalty?: number;
-  /** OTS: the first N solver steps (after pretraining) update the potential only, at the map they start from. Absent: 0. */
-  potentialWarmup?: number;
   /** GAN: critic steps per map step. */
   nCritic: number;
   /**
@@ -115,7 +113,6 @@ export const DEFAULT_TRAIN_CONFIG = {
   learningRate: 1e-4,
   kMap: 10,
   potentialPenalty: 0,
-  potentialWarmup: 0,
   nCritic: 5,
   emaDecay: 0,
   refreshEvery: 0,
@@ -157,9 +154,6 @@ export function validateConfig(c: TrainConfig): void {
   if (c.costWeight !== undefined && !(c.costWeight > 0)) throw new UsageError(`--cost-weight must be > 0, got ${c.costWeight}`);
   if (c.potentialLearningRate !== undefined && !(c.potentialLearningRate > 0)) throw new UsageError(`--potential-learning-rate must be > 0, got ${c.potentialLearningRate}`);
   if (c.potentialPenalty !== undefined && !(c.potentialPenalty >= 0)) throw new UsageError(`--potential-penalty must be >= 0, got ${c.potentialPenalty}`);
-  if (c.potentialWarmup !== undefined && !(Number.isInteger(c.potentialWarmup) && c.potentialWarmup >= 0)) {
-    throw new UsageError(`--potential-warmup must be an integer >= 0, got ${c.potentialWarmup}`);
-  }
   if (c.emaDecay !== undefined && !(c.emaDecay >= 0 && c.emaDecay < 1)) throw new UsageError(`--ema-decay must be in [0, 1), got ${c.emaDecay}`);
   if (c.pretrainSteps !== undefined && !(Number.isInteger(c.pretrainSteps) && c.pretrainSteps >= 0)) {
     throw new UsageError(`--pretrain-steps must be an integer >= 0, got ${c.pretrainSteps}`);
@@ -183,7 +177,7 @@ export function validateConfig(c: TrainConfig): void {
 /** The settings that must not change when a run is resumed (the rest, e.g. --steps, may). */
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
   const fixed: (keyof TrainConfig)[] = [
-    'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'potentialPenalty', 'potentialWarmup', 'nCritic', 'emaDecay', 'seed', 'refreshEvery', 'learningRate', 'potentialLearningRate',
+    'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'potentialPenalty', 'nCritic', 'emaDecay', 'seed', 'refreshEvery', 'learningRate', 'potentialLearningRate',
     'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation', 'init',
   ];
   const withDefaults = (c: TrainConfig): TrainConfig => ({
@@ -191,7 +185,6 @@ export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | u
     costWeight: c.costWeight ?? 1,
     potentialPenalty: c.potentialPenalty ?? 0,
     emaDecay: c.emaDecay ?? 0,
-    potentialWarmup: c.potentialWarmup ?? 0,
     potentialLearningRate: c.potentialLearningRate ?? c.learningRate,
     workers: c.workers ?? 1,
     pretrainSteps: c.pretrainSteps ?? 0,

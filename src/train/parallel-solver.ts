@@ -90,12 +90,9 @@ export class ParallelSolver {
 
   private async otsStep(): Promise<Omit<StepLosses, 'step'>> {
     const k = this.options.innerSteps;
-    const { pretrainSteps, potentialWarmup } = this.options.task;
-    // As NeuralOT: the first potentialWarmup solver steps update the potential only.
-    const mapSteps = this.completed - pretrainSteps < potentialWarmup ? 0 : k;
     let mapLoss = 0;
     let cost = 0;
-    for (let i = 0; i < mapSteps; i++) {
+    for (let i = 0; i < k; i++) {
       const r = await this.update('map', ['source']);
       mapLoss += r.loss / k;
       cost += r.metrics.cost! / k;

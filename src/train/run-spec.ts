@@ -39,8 +39,6 @@ export interface OtTaskOptions {
   gpWeight: number;
   /** OTS only: γ of the potential's R1 penalty γ/2·E|∇f(y)|² (0: none, the paper's). */
   potentialPenalty: number;
-  /** OTS only: the first this many solver steps update the potential only (0: none). */
-  potentialWarmup: number;
   /** Outer steps of supervised pretraining on synthetic pairs before the solver's own (0: none). */
   pretrainSteps: number;
   /** Adam learning rate of the pretraining updates (on the map's optimizer), and its schedule. */
@@ -118,7 +116,7 @@ export function buildSolver(o: OtTaskOptions, nets: RunNetworks, data: SolverDat
     ...(data.pairs && o.pretrainSteps > 0 ? { pretrain: { pairs: data.pairs, steps: o.pretrainSteps, lr: o.pretrainLr, schedule: o.pretrainSchedule } } : {}),
   };
   return o.solver === 'ots'
-    ? new NeuralOT(problem, networks, { ...common, mapSteps: loop.innerSteps, costWeight: o.costWeight, potentialPenalty: o.potentialPenalty, potentialWarmup: o.potentialWarmup })
+    ? new NeuralOT(problem, networks, { ...common, mapSteps: loop.innerSteps, costWeight: o.costWeight, potentialPenalty: o.potentialPenalty })
     : new RegularizedGAN(problem, networks, { ...common, lambda: o.costWeight, criticSteps: loop.innerSteps, gpWeight: o.gpWeight });
 }
 
@@ -141,7 +139,6 @@ export function otTaskOptions(config: TrainConfig): OtTaskOptions {
     costWeight: ots ? (config.costWeight ?? 1) : config.lambda,
     gpWeight: GAN_GP_WEIGHT,
     potentialPenalty: ots ? (config.potentialPenalty ?? 0) : 0,
-    potentialWarmup: ots ? (config.potentialWarmup ?? 0) : 0,
     pretrainSteps: config.pretrainSteps ?? 0,
     pretrainLr: config.pretrainLearningRate ?? config.learningRate,
     pretrainSchedule: config.pretrainSchedule ?? 'constant',

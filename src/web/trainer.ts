@@ -138,7 +138,6 @@ export class WebTrainer {
       costWeight,
       gpWeight: GAN_GP_WEIGHT,
       potentialPenalty: DEFAULT_TRAIN_CONFIG.potentialPenalty,
-      potentialWarmup: DEFAULT_TRAIN_CONFIG.potentialWarmup,
       pretrainSteps,
       pretrainLr: pretrainLearningRate,
       pretrainSchedule: DEFAULT_TRAIN_CONFIG.pretrainSchedule,

@@ -99,19 +99,3 @@ test('fit reports progress and stops with CancelledError when the signal aborts'
   solver.dispose();
   s.dispose();
 });
-
-test('a potential warm-up: the first solver steps update the potential only, then the map trains', async () => {
-  await initBackend('wasm');
-  const s = vectorSetup(2, { hidden: [8] });
-  const solver = new NeuralOT(s.problem, s.networks, { batchSize: 16, mapSteps: 2, mapLr: 1e-2, potentialLr: 1e-2, potentialWarmup: 2 });
-  const [map0, potential0] = [await flatParams(s.networks.map), await flatParams(s.networks.potential)];
-  const warm = [await solver.step(), await solver.step()];
-  assert.deepEqual(await flatParams(s.networks.map), map0, 'the map is untouched during the warm-up');
-  assert.notDeepEqual(await flatParams(s.networks.potential), potential0, 'the potential learns');
-  assert.deepEqual(warm.map((l) => [l.mapLoss, l.cost]), [[0, 0], [0, 0]], 'no map update, no cost');
-  await solver.step();
-  assert.notDeepEqual(await flatParams(s.networks.map), map0, 'after it, the map trains');
-  assert.throws(() => new NeuralOT(s.problem, s.networks, { potentialWarmup: 1.5 }), /potentialWarmup must be an integer >= 0/);
-  solver.dispose();
-  s.dispose();
-});

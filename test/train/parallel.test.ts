@@ -30,7 +30,6 @@ const variants: { name: string; config: Partial<TrainConfig> }[] = [
   { name: 'ots', config: { solver: 'ots' } },
   { name: 'ots with an R1-penalised potential', config: { solver: 'ots', potentialPenalty: 0.5 } },
   { name: 'ots with a map average (EMA)', config: { solver: 'ots', emaDecay: 0.5 } },
-  { name: 'ots with a potential warm-up', config: { solver: 'ots', potentialWarmup: 1 } },
   { name: 'gan', config: { solver: 'gan' } },
 ];
 for (const { name, config } of variants) {

@@ -22,7 +22,6 @@ const task = (overrides: Partial<OtTaskOptions> = {}): OtTaskOptions => ({
   scale: 2,
   refreshEvery: 0,
   emaDecay: 0,
-  potentialWarmup: 0,
   mapLr: 1e-3,
   potentialLr: 2e-3,
   betas: [0.9, 0.999],

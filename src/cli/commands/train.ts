@@ -30,7 +30,6 @@ export function trainCommand(): Command {
     .option('--potential-learning-rate <lr>', 'Adam learning rate of the potential/critic (default: --learning-rate)', floatOption('--potential-learning-rate', 0))
     .option('--k-map <k>', 'OTS: map steps per potential step', intOption('--k-map', 1), D.kMap)
     .option('--potential-penalty <g>', 'OTS: R1 penalty g/2 E|grad f(y)|^2 on the potential at the HR crops, which keeps it smooth so that it pulls the map less abruptly (0: none, the paper\'s)', floatOption('--potential-penalty', 0), D.potentialPenalty)
-    .option('--potential-warmup <n>', 'OTS: the first n steps after pretraining train the potential only, at the map they start from, so that the map\'s first updates follow a potential that has learnt something (0: none)', intOption('--potential-warmup', 0), D.potentialWarmup)
     .option('--n-critic <n>', 'GAN: critic steps per map step', intOption('--n-critic', 1), D.nCritic)
     .option('--ema-decay <d>', 'validate, sample and export an exponential moving average of the map\'s weights over the solver\'s steps (after pretraining), with this decay per step, e.g. 0.99 (0: the map itself)', floatOption('--ema-decay', 0, 1), D.emaDecay)
     .option('--refresh-every <n>', 'replace the bicubic reference of the cost by a frozen copy of the map every n steps (0: never)', intOption('--refresh-every', 0), D.refreshEvery)
@@ -73,7 +72,6 @@ export function trainCommand(): Command {
         ...(o.potentialLearningRate !== undefined ? { potentialLearningRate: o.potentialLearningRate } : {}),
         kMap: o.kMap,
         potentialPenalty: o.potentialPenalty,
-        potentialWarmup: o.potentialWarmup,
         nCritic: o.nCritic,
         emaDecay: o.emaDecay,
         refreshEvery: o.refreshEvery,
