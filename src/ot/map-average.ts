@@ -35,7 +35,7 @@ export class MapAverage {
   /** Blends the map's current weights in (the first call copies them). */
   update(map: Module): void {
     if (!this.average) {
-      this.average = new Map([...map.params].map(([name, v]) => [name, tf.variable(tf.clone(v), false, undefined, 'float32')]));
+      this.average = new Map([...map.params].map(([name, v]) => [name, copyVariable(v)]));
       return;
     }
     const d = this.decay;
@@ -67,13 +67,21 @@ export class MapAverage {
   setState(weights: Record<string, tf.Tensor> | undefined): void {
     this.dispose();
     if (weights === undefined) return;
-    this.average = new Map(Object.entries(weights).map(([name, t]) => [name, tf.variable(tf.clone(t), false, undefined, 'float32')]));
+    this.average = new Map(Object.entries(weights).map(([name, t]) => [name, copyVariable(t)]));
   }
 
   dispose(): void {
     for (const a of this.average?.values() ?? []) a.dispose();
     this.average = undefined;
   }
+}
+
+/** A new (untrainable) variable holding a copy of `t`; the copy's own tensor is freed (the variable keeps its data). */
+function copyVariable(t: tf.Tensor): tf.Variable {
+  const copy = tf.clone(t);
+  const v = tf.variable(copy, false, undefined, 'float32');
+  copy.dispose();
+  return v;
 }
 
 /** The average of a run whose decay is `decay` (0: none). */

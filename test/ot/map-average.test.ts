@@ -18,15 +18,16 @@ before(async () => {
 /** A map of vectorSetup(2, { hidden: [8] })'s architecture. */
 const mlp = (seed: number) => new Mlp({ inDim: 2, hidden: [8], outDim: 2, residual: true, seed });
 
-test('the average is the first weights, then d·A + (1 − d)·W; copyInto is refused before the first update', async () => {
+test('the average is the first weights, then d·A + (1 − d)·W; copyInto is refused before the first update; dispose frees it', async () => {
   const average = new MapAverage(0.75);
   const [map, target] = [mlp(1), mlp(2)];
+  const tensors = tf.memory().numTensors;
   const before = await flatParams(target);
   assert.equal(average.copyInto(target), false);
   assert.deepEqual(await flatParams(target), before, 'left as it is');
   const w1 = await flatParams(map);
   average.update(map);
-  for (const v of map.params.values()) v.assign(tf.add(v, 1));
+  for (const v of map.params.values()) tf.tidy(() => v.assign(tf.add(v, 1)));
   const w2 = await flatParams(map);
   average.update(map);
   assert.equal(average.copyInto(target), true);
@@ -41,7 +42,10 @@ test('the average is the first weights, then d·A + (1 − d)·W; copyInto is re
   const again = mlp(3);
   restored.copyInto(again);
   assert.deepEqual(await flatParams(again), got);
-  for (const m of [average, restored, map, target, again]) m.dispose();
+  again.dispose();
+  for (const m of [average, restored]) m.dispose();
+  assert.equal(tf.memory().numTensors, tensors, 'the averages held nothing more');
+  for (const m of [map, target]) m.dispose();
   assert.throws(() => new MapAverage(1), /decay must be in \(0, 1\)/);
   assert.equal(mapAverageOf(0), undefined);
 });

@@ -82,7 +82,7 @@ test('pretraining: L1 steps on synthetic pairs first, then OTS measured from the
   const fresh = await tempRun();
   await assert.rejects(train(config(4), split, { resume: false }), /already holds a run/);
   await train({ ...config(2), pretrainSteps: 3 }, fresh);
-  await assert.rejects(train(config(4), fresh, { resume: true }), /cannot resume .*--pretrainSteps was 3 .*now 2/);
+  await assert.rejects(train(config(4), fresh, { resume: true }), /cannot resume .*--pretrain-steps was 3 .*now 2/);
 });
 
 test('--init: the map starts from a saved model and the cost measures from it, in one thread and on 2 workers; another architecture is refused before anything is written', async () => {

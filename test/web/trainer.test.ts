@@ -52,7 +52,7 @@ test('the exported model folder loads and computes what the trained map computes
   assert.equal(loaded.manifest.scale, 2);
   assert.deepEqual(
     { ...(loaded.manifest.training as Record<string, unknown>), potential: undefined },
-    { solver: 'ots', steps: 1, crop: 16, batch: 2, kMap: 2, learningRate: 1e-3, costWeight: 100, pretrainSteps: 0, pretrainLearningRate: 5e-4, degradation: 'blind', seed: 5, potential: undefined, lrImages: 3, hrImages: 2, trainedIn: 'otsr web page', backend: 'wasm' },
+    { solver: 'ots', steps: 1, crop: 16, batch: 2, kMap: 2, learningRate: 1e-3, costWeight: 100, emaDecay: 0.99, pretrainSteps: 0, pretrainLearningRate: 5e-4, degradation: 'blind', seed: 5, potential: undefined, lrImages: 3, hrImages: 2, trainedIn: 'otsr web page', backend: 'wasm' },
   );
   const copy = t.copyMap();
   const x = tf.randomUniform([1, 9, 7, 3], -1, 1, 'float32', 3);
