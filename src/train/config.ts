@@ -114,9 +114,9 @@ export const DEFAULT_TRAIN_CONFIG = {
   kMap: 10,
   potentialPenalty: 0,
   nCritic: 5,
-  // The solver stages' kicks (val -1.2 dB for a few steps, then back) never reach the average: over the OT-stage
-  // pilots its val was above the training weights' at 17 of 20 points, its worst 23.92 dB vs 22.31 (bench/RESULTS.md,
-  // "An average of the map's weights"). Pretraining is not averaged, so the default recipe's map is unchanged.
+  // The solver stages' kicks (val down 0.1-3 dB for a few steps, then back) never reach the average: over three
+  // OT-stage pilots its val PSNR was above the training weights' at 28 of 32 points, its worst 23.92 dB vs 20.98
+  // (bench/RESULTS.md, "An average of the map's weights"). Pretraining is not averaged: the default recipe's map is unchanged.
   emaDecay: 0.99,
   refreshEvery: 0,
   pretrainSteps: 1500,
