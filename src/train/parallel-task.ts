@@ -3,12 +3,11 @@
  * module and calls `createTask`, which builds the run's map, potential, transport cost and optimizers exactly as
  * the in-process solvers do (NeuralOT, RegularizedGAN), and exposes their updates as data-parallel steps.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { ParallelStep, ParallelTask, WorkerInfo } from '../engine/parallel/protocol.js';
 import { Adam } from '../ot/adam.js';
 import { mapAverageOf } from '../ot/map-average.js';
 import { criticObjective, mapObjective, pairedObjective, potentialObjective, pretrainRate } from '../ot/objectives.js';
-import { refreshedAtFromCounter, refreshedAtToCounter } from '../ot/solver.js';
+import { refreshedAtFromCounter, refreshedAtToCounter, unflattenSolverState } from '../ot/solver.js';
 import { modulesTaskState } from '../ot/task-state.js';
 import { type OtTaskOptions, buildNetworks } from './run-spec.js';
 
@@ -75,16 +74,15 @@ export function createTask(o: OtTaskOptions, _info?: WorkerInfo): ParallelTask {
     },
     setState(tensors, counters) {
       modules.setState(tensors, counters);
-      const at = refreshedAtFromCounter(counters.costRefreshedAt);
-      if (at === null) cost.setState({ refreshedAt: null });
-      else {
-        const weights: Record<string, tf.Tensor> = {};
-        for (const [name, t] of Object.entries(tensors)) if (name.startsWith('cost/')) weights[name.slice(5)] = t;
-        cost.setState({ refreshedAt: at, weights });
-      }
-      const averaged = Object.entries(tensors).filter(([name]) => name.startsWith('mapAverage/'));
-      if (averaged.length > 0 && !average) throw new Error('this state holds a map average, but the run keeps none (emaDecay 0)');
-      average?.setState(averaged.length > 0 ? Object.fromEntries(averaged.map(([name, t]) => [name.slice('mapAverage/'.length), t])) : undefined);
+      // The cost's reference and the map's average under the solver state's flat names (modules restored the rest).
+      const flat = unflattenSolverState(Object.entries(tensors), {
+        mapOptimizerT: 0,
+        potentialOptimizerT: 0,
+        costRefreshedAt: refreshedAtFromCounter(counters.costRefreshedAt),
+      });
+      cost.setState(flat.cost);
+      if (flat.mapAverage && !average) throw new Error('this state holds a map average, but the run keeps none (emaDecay 0)');
+      average?.setState(flat.mapAverage);
     },
     commands: {
       afterStep: (step) => {

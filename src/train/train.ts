@@ -135,8 +135,9 @@ export async function train(config: TrainConfig, outDir: string, options: TrainO
   const validator = config.valLr && config.valHr ? await Validator.open(config.valLr, config.valHr, config.scale, say, config.maxPixels) : undefined;
   const task = otTaskOptions(config);
   const map = buildMap(task);
-  // With --ema-decay, what is validated, sampled and exported: the average, once the solver's steps began.
-  const averaged = task.emaDecay > 0 ? buildMap(task) : undefined;
+  // With --ema-decay, what is validated, sampled and exported: the average, once the solver's steps began (none
+  // in a run that only pretrains).
+  const averaged = task.emaDecay > 0 && config.steps > pretrainSteps ? buildMap(task) : undefined;
   // On resume the checkpoint holds the weights; a fresh run reads --init now, before anything is written.
   const initWeights = config.init !== undefined && !options.resume ? await readInitWeights(config) : undefined;
   const workers = config.workers!;

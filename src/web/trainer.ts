@@ -212,7 +212,7 @@ export class WebTrainer {
     });
   }
 
-  /** A copy of the map with its current weights (independent of further training and of dispose()). */
+  /** A copy of the map that previews and exports show, with its current weights (independent of further training and of dispose()). */
   copyMap(): Module {
     const copy = buildModule(this.options.map, { upsampler: upsampleBicubic });
     copy.copyFrom(this.shownMap());
