@@ -2,12 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { type ArchSpec, Module, torchDefaultUniform } from './module.js';
-import { convSame, pixelShuffle } from './ops.js';
+import { convSame, pixelShuffle, resizeConvFilter } from './ops.js';
 
 /** Upsamples an NHWC image batch by an integer factor (e.g. bicubic); used for the global skip. */
 export type Upsampler = (x: tf.Tensor4D, scale: number) => tf.Tensor4D;
 
 export type EdsrScale = 2 | 3 | 4 | 8;
+
+export type EdsrUpsampling = 'hr' | 'lr' | 'resize';
+export const EDSR_UPSAMPLINGS: readonly EdsrUpsampling[] = ['hr', 'lr', 'resize'];
 
 export interface EdsrOptions {
   /** Residual blocks in the body (EDSR-baseline: 16; the OT-SR paper: 64). */
@@ -32,9 +35,13 @@ export interface EdsrOptions {
    * Where the upscaling happens. `'hr'` (EDSR's): conv + pixel shuffle x2 per factor of 2, then a tail conv at
    * HR resolution. `'lr'` (ESPCN's, as the efficient-SR networks IMDN and RFDN): one conv at LR resolution to
    * 3·s² channels and a single pixel shuffle, so that every conv runs at LR resolution: about half the
-   * FLOPs of a 6x32 EDSR at x4, spent on a deeper body instead. Default `'hr'`.
+   * FLOPs of a 6x32 EDSR at x4, spent on a deeper body instead. `'resize'` (ESRGAN's, against checkerboards:
+   * Odena et al. 2016): nearest-neighbour x2 (or x3) then a conv, per factor, then the HR tail conv; the same
+   * FLOPs as `'hr'` (it runs as a pixel shuffle whose sub-pixel filters are tied: ops.ts' resizeConvFilter), but a
+   * region of constant features upsamples to a constant, where a pixel shuffle's sub-pixels each have their own
+   * filter and can paint a grid at its period on smooth areas. Default `'hr'`.
    */
-  upsampling?: 'hr' | 'lr';
+  upsampling?: EdsrUpsampling;
 }
 
 export const EDSR_SCALES: readonly EdsrScale[] = [2, 3, 4, 8];
@@ -58,6 +65,7 @@ export class Edsr extends Module {
   private readonly ups: { conv: Conv; factor: number }[] = [];
   private readonly tail: Conv;
   private readonly lrTail: boolean;
+  private readonly resize: boolean;
 
   constructor(options: EdsrOptions) {
     super();
@@ -70,10 +78,13 @@ export class Edsr extends Module {
     if (skip === 'upsample' && upsampler === undefined) {
       throw new UsageError("edsr: skip 'upsample' needs an upsampler function (options.upsampler)");
     }
-    if (upsampling !== 'hr' && upsampling !== 'lr') throw new UsageError(`edsr: upsampling must be 'hr' or 'lr', got ${String(upsampling)}`);
+    if (!EDSR_UPSAMPLINGS.includes(upsampling)) {
+      throw new UsageError(`edsr: upsampling must be one of ${EDSR_UPSAMPLINGS.join(', ')}, got ${String(upsampling)}`);
+    }
     // 'hr' is left out of the spec, so that models saved before the option existed keep their spec.
-    this.spec = { kind: 'edsr', nResBlocks, nFeats, resScale, scale, skip, ...(upsampling === 'lr' ? { upsampling } : {}) };
+    this.spec = { kind: 'edsr', nResBlocks, nFeats, resScale, scale, skip, ...(upsampling !== 'hr' ? { upsampling } : {}) };
     this.lrTail = upsampling === 'lr';
+    this.resize = upsampling === 'resize';
     this.scale = scale;
     this.resScale = resScale;
     this.upsampler = skip === 'upsample' ? upsampler : undefined;
@@ -113,7 +124,13 @@ export class Edsr extends Module {
     } else {
       const factors = scale === 3 ? [3] : Array.from({ length: Math.log2(scale) }, () => 2);
       factors.forEach((factor, i) => {
-        this.ups.push({ conv: skip === 'upsample' ? icnrConv(`up.${i}`, nFeats, factor) : conv(`up.${i}`, nFeats, factor * factor * nFeats), factor });
+        // A resize conv keeps the feature count; it starts as nearest-neighbour upsampling without ICNR.
+        const up = this.resize
+          ? conv(`up.${i}`, nFeats, nFeats)
+          : skip === 'upsample'
+            ? icnrConv(`up.${i}`, nFeats, factor)
+            : conv(`up.${i}`, nFeats, factor * factor * nFeats);
+        this.ups.push({ conv: up, factor });
       });
       this.tail = conv('tail', nFeats, 3, skip === 'upsample' ? 0 : 1);
     }
@@ -131,7 +148,11 @@ export class Edsr extends Module {
         h = tf.add(h, r);
       }
       h = tf.add(convSame(h, this.bodyConv.w, this.bodyConv.b), h0);
-      for (const { conv, factor } of this.ups) h = pixelShuffle(convSame(h, conv.w, conv.b), factor);
+      for (const { conv, factor } of this.ups) {
+        const w = this.resize ? resizeConvFilter(conv.w as tf.Tensor4D, factor) : conv.w;
+        const b = this.resize ? tf.tile(conv.b, [factor * factor]) : conv.b;
+        h = pixelShuffle(convSame(h, w, b), factor);
+      }
       let y = this.lrTail ? pixelShuffle(convSame(h, this.tail.w, this.tail.b), this.scale) : convSame(h, this.tail.w, this.tail.b);
       if (this.upsampler) y = tf.add(y, this.upsampler(x4, this.scale));
       return y;

@@ -1,5 +1,5 @@
 /**
- * Export of otsr's image maps (EDSR with or without the bicubic skip, upsampling at HR or LR resolution; UNet) as
+ * Export of otsr's image maps (EDSR with or without the bicubic skip, upsampling at HR or LR resolution or by resize convs; UNet) as
  * ONNX models, browser-safe (the protobuf is written by onnx-proto, pure JS).
  *
  * The exported graph follows the convention of PyTorch super-resolution models (and so of chaiNNer and most
@@ -134,7 +134,13 @@ function edsr(g: Graph, x: string, w: Weights, spec: Module['spec']): string {
   } else {
     const factors = scale === 3 ? [3] : Array.from({ length: Math.log2(scale) }, () => 2);
     factors.forEach((factor, i) => {
-      h = g.op('DepthToSpace', [conv(g, h, w, `up.${i}`)], { blocksize: factor, mode: 'DCR' });
+      if (spec.upsampling === 'resize') {
+        // ops.ts' nearestUpsample: factor² copies along channels, shuffled (bit-exact nearest-neighbour).
+        const copies = g.op('Concat', Array.from({ length: factor * factor }, () => h), { axis: 1 });
+        h = conv(g, g.op('DepthToSpace', [copies], { blocksize: factor, mode: 'DCR' }), w, `up.${i}`);
+      } else {
+        h = g.op('DepthToSpace', [conv(g, h, w, `up.${i}`)], { blocksize: factor, mode: 'DCR' });
+      }
     });
     y = conv(g, h, w, 'tail');
   }

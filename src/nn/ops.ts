@@ -20,6 +20,35 @@ export function pixelShuffle(x: tf.Tensor4D, s: number): tf.Tensor4D {
   });
 }
 
+/**
+ * The filter of the sub-pixel conv that equals nearest-neighbour upsampling by `s` then a 'same' 3×3 conv with
+ * `w` ([3, 3, cin, cout]): pixelShuffle(conv(x, resizeConvFilter(w, s)), s) is that resize conv exactly, borders
+ * included, at the cost of one conv at LR resolution to s²·cout channels (what a pixel shuffle's conv costs)
+ * instead of a conv at HR resolution. HR row s·y + i + dy reads LR row y + ⌊(i + dy)/s⌋, so each sub-pixel's
+ * 3×3 filter is a sum of w's taps; s ≤ 3 keeps every read within one LR pixel.
+ */
+export function resizeConvFilter(w: tf.Tensor4D, s: number): tf.Tensor4D {
+  const [kh, kw, cin, cout] = w.shape;
+  if (kh !== 3 || kw !== 3 || !(s === 2 || s === 3)) throw new Error(`resizeConvFilter: needs a 3x3 filter and s = 2 or 3, got ${kh}x${kw}, s = ${s}`);
+  return tf.tidy(() => {
+    // Rows (sub-pixel k = i·s + j, LR tap): which of w's taps each sums.
+    const taps = new Float32Array(s * s * 9 * 9);
+    for (let i = 0; i < s; i++) {
+      for (let j = 0; j < s; j++) {
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            const tap = (Math.floor((i + dy) / s) + 1) * 3 + Math.floor((j + dx) / s) + 1;
+            taps[((i * s + j) * 9 + tap) * 9 + (dy + 1) * 3 + dx + 1] = 1;
+          }
+        }
+      }
+    }
+    const sums = tf.matMul(tf.tensor2d(taps, [s * s * 9, 9]), tf.reshape(w, [9, cin * cout]));
+    // [k, tap·cin, cout] -> [tap·cin, k, cout]: out channel k·cout + c is sub-pixel k's channel c (pixelShuffle's order).
+    return tf.reshape(tf.transpose(tf.reshape(sums, [s * s, 9 * cin, cout]), [1, 0, 2]), [3, 3, cin, s * s * cout]);
+  });
+}
+
 /** 'same'-padded stride-1 conv with bias and an optional fused ReLU (the fast path on wasm). */
 export function convSame(
   x: tf.Tensor4D,

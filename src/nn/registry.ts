@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { brief, clip } from '../util/brief.js';
 import { CRITIC_DEFAULTS, Critic, type CriticOptions } from './critic.js';
-import { EDSR_SCALES, Edsr, type EdsrOptions, type EdsrScale, type Upsampler } from './edsr.js';
+import { EDSR_SCALES, EDSR_UPSAMPLINGS, Edsr, type EdsrOptions, type EdsrScale, type Upsampler } from './edsr.js';
 import { Mlp, type MlpOptions } from './mlp.js';
 import type { ArchSpec, Module } from './module.js';
 import { Unet, type UnetOptions } from './unet.js';
@@ -80,7 +80,7 @@ function planModule(spec: ArchSpec, options: BuildOptions): { make: () => Module
         resScale: r.optNumber('resScale'),
         scale: scale as EdsrScale,
         skip: r.optEnum('skip', ['none', 'upsample'] as const),
-        upsampling: r.optEnum('upsampling', ['hr', 'lr'] as const),
+        upsampling: r.optEnum('upsampling', EDSR_UPSAMPLINGS),
         upsampler: options.upsampler,
         seed,
       };
@@ -90,7 +90,8 @@ function planModule(spec: ArchSpec, options: BuildOptions): { make: () => Module
           const f = o.nFeats;
           const body = convCount(3, f) + 2 * o.nResBlocks * convCount(f, f) + convCount(f, f);
           if (o.upsampling === 'lr') return body + convCount(f, 3 * scale * scale);
-          const ups = scale === 3 ? convCount(f, 9 * f) : Math.log2(scale) * convCount(f, 4 * f);
+          const factors = scale === 3 ? 1 : Math.log2(scale);
+          const ups = factors * convCount(f, o.upsampling === 'resize' ? f : (scale === 3 ? 9 : 4) * f);
           return body + ups + convCount(f, 3);
         },
       };

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { UsageError } from '../../src/errors.js';
 import { Edsr } from '../../src/nn/edsr.js';
-import { pixelShuffle } from '../../src/nn/ops.js';
+import { pixelShuffle, resizeConvFilter } from '../../src/nn/ops.js';
 
 const nearest = (x: tf.Tensor4D, s: number): tf.Tensor4D =>
   tf.image.resizeNearestNeighbor(x, [x.shape[1] * s, x.shape[2] * s]);
@@ -105,6 +105,59 @@ test("Edsr with upsampling 'lr': every conv at LR resolution, one shuffle; start
   const x = tf.randomUniform([1, 6, 6, 3], -1, 1, 'float32', 5);
   const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(skip.apply(x), nearest(x as tf.Tensor4D, 4)))).dataSync()[0]!);
   assert.equal(gap, 0);
+  tf.dispose(x);
+  skip.dispose();
+});
+
+test('resizeConvFilter: a pixel shuffle with tied sub-pixel filters is nearest-neighbour upsampling then the conv, values and gradients', async () => {
+  await initBackend('cpu');
+  for (const s of [2, 3]) {
+    const x = tf.randomNormal([2, 5, 4, 3], 0, 1, 'float32', s) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 10 + s) as tf.Tensor4D;
+    const probe = tf.randomNormal([2, 5 * s, 4 * s, 2], 0, 1, 'float32', 20 + s);
+    // The definition, at HR resolution, borders included (zero padding around the upsampled image).
+    const direct = (w: tf.Tensor4D) => tf.conv2d(nearest(x, s), w, 1, 'same');
+    const tied = (w: tf.Tensor4D) => pixelShuffle(tf.conv2d(x, resizeConvFilter(w, s), 1, 'same'), s);
+    const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(direct(w), tied(w)))).dataSync()[0]!);
+    assert.ok(gap < 1e-5, `s = ${s}: values differ by ${gap}`);
+    const grad = (f: (w: tf.Tensor4D) => tf.Tensor4D) => tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(f(v), probe)))(w);
+    const gradGap = tf.tidy(() => tf.max(tf.abs(tf.sub(grad(direct), grad(tied)))).dataSync()[0]!);
+    assert.ok(gradGap < 1e-4, `s = ${s}: filter gradients differ by ${gradGap}`);
+    tf.dispose([x, w, probe]);
+  }
+  assert.throws(() => resizeConvFilter(tf.zeros([1, 1, 2, 2]) as tf.Tensor4D, 2), /3x3/);
+});
+
+test("Edsr with upsampling 'resize': constant features upsample to a constant (no grid), at the pixel shuffle's cost; the registry counts it", async () => {
+  await initBackend('cpu');
+  const { buildModule, archParamCount } = await import('../../src/nn/registry.js');
+  const conv = (cin: number, cout: number) => 9 * cin * cout + cout;
+  for (const scale of [2, 3, 4] as const) {
+    const spec = { kind: 'edsr', nResBlocks: 1, nFeats: 4, scale, upsampling: 'resize' } as const;
+    const m = buildModule(spec, { seed: 1 });
+    const y = m.apply(tf.fill([1, 24, 24, 3], 0.3));
+    assert.deepEqual(y.shape, [1, 24 * scale, 24 * scale, 3]);
+    const expected = conv(3, 4) + 2 * conv(4, 4) + conv(4, 4) + (scale === 4 ? 2 : 1) * conv(4, 4) + conv(4, 3);
+    assert.equal(m.parameterCount(), expected, `scale ${scale}`);
+    assert.equal(archParamCount(spec), expected, `registry count, scale ${scale}`);
+    assert.equal(m.spec.upsampling, 'resize');
+    // Away from the borders (the receptive field is 5 LR pixels), every output pixel is the same: a random
+    // pixel-shuffle EDSR paints its sub-pixel grid here.
+    const inner = tf.tidy(() => tf.slice(y, [0, 8 * scale, 8 * scale, 0], [1, 8 * scale, 8 * scale, 3]));
+    const spread = tf.tidy(() => tf.max(tf.sub(tf.max(inner, [1, 2]), tf.min(inner, [1, 2]))).dataSync()[0]!);
+    assert.ok(spread < 1e-5, `scale ${scale}: a constant input gives a pattern of amplitude ${spread}`);
+    const shuffled = buildModule({ ...spec, upsampling: 'hr' }, { seed: 1 });
+    const z = shuffled.apply(tf.fill([1, 24, 24, 3], 0.3));
+    const zInner = tf.slice(z, [0, 8 * scale, 8 * scale, 0], [1, 8 * scale, 8 * scale, 3]);
+    assert.ok(tf.max(tf.sub(tf.max(zInner, [1, 2]), tf.min(zInner, [1, 2]))).dataSync()[0]! > 1e-3, 'the control has no grid: the check cannot fail');
+    tf.dispose([y, inner, z, zInner]);
+    m.dispose();
+    shuffled.dispose();
+  }
+  const skip = new Edsr({ nResBlocks: 1, nFeats: 8, scale: 4, skip: 'upsample', upsampling: 'resize', upsampler: nearest, seed: 2 });
+  const x = tf.randomUniform([1, 6, 6, 3], -1, 1, 'float32', 5);
+  const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(skip.apply(x), nearest(x as tf.Tensor4D, 4)))).dataSync()[0]!);
+  assert.equal(gap, 0, 'with the skip it starts as its upsampler');
   tf.dispose(x);
   skip.dispose();
 });

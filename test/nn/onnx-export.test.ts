@@ -55,6 +55,8 @@ const ARCHS: [string, () => Module][] = [
   ['EDSR x2 without a skip', () => new Edsr({ nResBlocks: 2, nFeats: 16, scale: 2, seed: 2 })],
   ['EDSR x3, resScale 0.1', () => new Edsr({ nResBlocks: 2, nFeats: 12, scale: 3, resScale: 0.1, seed: 3 })],
   ['EDSR x4, upsampling at LR resolution, with the skip', () => new Edsr({ nResBlocks: 2, nFeats: 16, scale: 4, upsampling: 'lr', skip: 'upsample', upsampler: upsampleBicubic, seed: 7 })],
+  ['EDSR x4, resize convs, with the skip', () => new Edsr({ nResBlocks: 2, nFeats: 16, scale: 4, upsampling: 'resize', skip: 'upsample', upsampler: upsampleBicubic, seed: 9 })],
+  ['EDSR x3, a resize conv', () => new Edsr({ nResBlocks: 1, nFeats: 8, scale: 3, upsampling: 'resize', seed: 10 })],
   ['EDSR x8, upsampling at LR resolution', () => new Edsr({ nResBlocks: 1, nFeats: 8, scale: 8, upsampling: 'lr', seed: 8 })],
   ['UNet depth 2, residual', () => new Unet({ inChannels: 3, outChannels: 3, base: 8, depth: 2, residual: true, seed: 4 })],
   ['UNet depth 3', () => new Unet({ inChannels: 3, outChannels: 3, base: 4, depth: 3, seed: 5 })],
