@@ -20,19 +20,8 @@ export interface CriticOptions {
    * than restore them (frequency separation, Fritsche et al. 2019). 0 or absent: the whole image.
    */
   highpass?: number;
-  /**
-   * The downsampling between resolutions. `'box'` (the reference's): a 3×3 average, stride 2. Its adjoint is not
-   * uniform (odd pixels sit in two windows, even ones in one: weights 1:2 per axis), so even a constant gradient
-   * at the pooled side reaches the image as a pattern at the pools' periods, which a map trained on the
-   * potential's gradient copies. `'binomial'`: the [1, 2, 1]/4 filter per axis, stride 2 (anti-aliased pooling,
-   * Zhang 2019), whose windows at stride 2 sum to the same weight at every pixel. Default `'box'`.
-   */
-  pool?: CriticPool;
   seed?: number;
 }
-
-export type CriticPool = 'box' | 'binomial';
-export const CRITIC_POOLS: readonly CriticPool[] = ['box', 'binomial'];
 
 /** Defaults of the optional options (the reference's sizes). */
 export const CRITIC_DEFAULTS = { nFeats: 64, maxFeats: 512, resRatio: 0.1 } as const;
@@ -67,21 +56,17 @@ export class Critic extends Module {
   private readonly stages: Block[][] = [];
   private readonly fc: { w: tf.Variable; b: tf.Variable };
   /** Separable Gaussian taps ([k,1,3,3] and [1,k,3,3], channel-diagonal) when `highpass` > 0. */
-  private readonly downsample: (x: tf.Tensor4D) => tf.Tensor4D;
   private readonly lowpass: { vertical: tf.Tensor4D; horizontal: tf.Tensor4D; radius: number } | undefined;
 
   constructor(options: CriticOptions) {
     super();
-    const { size, nFeats = CRITIC_DEFAULTS.nFeats, maxFeats = CRITIC_DEFAULTS.maxFeats, resRatio = CRITIC_DEFAULTS.resRatio, highpass = 0, pool = 'box', seed = 0 } = options;
+    const { size, nFeats = CRITIC_DEFAULTS.nFeats, maxFeats = CRITIC_DEFAULTS.maxFeats, resRatio = CRITIC_DEFAULTS.resRatio, highpass = 0, seed = 0 } = options;
     checkInt('size', size, 4);
     checkInt('nFeats', nFeats, 1);
     checkInt('maxFeats', maxFeats, nFeats);
     if (!Number.isFinite(resRatio)) throw new UsageError(`critic: resRatio must be a number, got ${resRatio}`);
     if (!(Number.isFinite(highpass) && highpass >= 0)) throw new UsageError(`critic: highpass must be a sigma >= 0, got ${highpass}`);
-    if (!CRITIC_POOLS.includes(pool)) throw new UsageError(`critic: pool must be one of ${CRITIC_POOLS.join(', ')}, got ${String(pool)}`);
-    // 'box' is left out of the spec, so that potentials saved before the option keep their spec.
-    this.spec = { kind: 'critic', size, nFeats, maxFeats, resRatio, ...(highpass > 0 ? { highpass } : {}), ...(pool !== 'box' ? { pool } : {}) };
-    this.downsample = criticDownsample(pool);
+    this.spec = { kind: 'critic', size, nFeats, maxFeats, resRatio, ...(highpass > 0 ? { highpass } : {}) };
     this.lowpass = highpass > 0 ? gaussianTaps(highpass, size) : undefined;
     this.size = size;
     const rng = new Rng(seed);
@@ -134,7 +119,7 @@ export class Critic extends Module {
       const input: tf.Tensor4D = this.lowpass ? tf.sub(x4, blur(x4, this.lowpass)) : x4;
       let y = tf.leakyRelu(convSamePlain(input, this.convImg.w, this.convImg.b), SLOPE);
       this.stages.forEach((blocks, i) => {
-        if (i > 0) y = this.downsample(y);
+        if (i > 0) y = downsample(y);
         for (const blk of blocks) y = applyBlock(y, blk);
       });
       const flat = tf.reshape(y, [b, -1]) as tf.Tensor2D;
@@ -183,22 +168,8 @@ interface Block {
  * divides border windows by their in-image count while its AvgPoolGrad (cpu and wasm) divides by 9, so
  * its gradients are wrong at the borders. A 'valid' pool of a padded tensor has exact gradients.
  */
-/** The critic's downsampling between resolutions for a `pool` option (exported for its tests). */
-export function criticDownsample(pool: CriticPool): (x: tf.Tensor4D) => tf.Tensor4D {
-  return pool === 'binomial' ? binomialDownsample : boxDownsample;
-}
-
-function boxDownsample(x: tf.Tensor4D): tf.Tensor4D {
+function downsample(x: tf.Tensor4D): tf.Tensor4D {
   return tf.avgPool(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid');
-}
-
-/**
- * The [1, 2, 1]/4 ⊗ [1, 2, 1]/4 filter at stride 2 with zero padding 1 (the box pool's windows and output size):
- * two 2×2 averages, at stride 1 then 2, since [1, 1]/2 * [1, 1]/2 = [1, 2, 1]/4. Only average pools, whose
- * gradients (and their gradients, for penalties) the engine has.
- */
-function binomialDownsample(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.avgPool(tf.avgPool(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2, 1, 'valid'), 2, 2, 'valid');
 }
 
 function applyBlock(x: tf.Tensor4D, { c0, c1, shortcut, resRatio }: Block): tf.Tensor4D {

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { brief, clip } from '../util/brief.js';
-import { CRITIC_DEFAULTS, CRITIC_POOLS, Critic, type CriticOptions } from './critic.js';
+import { CRITIC_DEFAULTS, Critic, type CriticOptions } from './critic.js';
 import { EDSR_SCALES, EDSR_UPSAMPLINGS, Edsr, type EdsrOptions, type EdsrScale, type Upsampler } from './edsr.js';
 import { Mlp, type MlpOptions } from './mlp.js';
 import type { ArchSpec, Module } from './module.js';
@@ -104,7 +104,6 @@ function planModule(spec: ArchSpec, options: BuildOptions): { make: () => Module
         maxFeats: r.optInt('maxFeats', 1),
         resRatio: r.optNumber('resRatio'),
         highpass: r.optNumber('highpass'),
-        pool: r.optEnum('pool', CRITIC_POOLS),
         seed,
       };
       plan = {

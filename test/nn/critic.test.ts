@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { UsageError } from '../../src/errors.js';
-import { Critic, criticDownsample } from '../../src/nn/critic.js';
+import { Critic } from '../../src/nn/critic.js';
 import { initBackend } from '../../src/engine/backend.js';
 
 /** Parameters of one residual block, counted by hand from the reference architecture. */
@@ -149,35 +149,4 @@ test('a highpass Critic ignores colour offsets, sees detail, and supports the pe
   const held = tf.memory().numTensors;
   m.dispose();
   assert.ok(tf.memory().numTensors < held, 'dispose freed nothing');
-});
-
-test("a 'binomial' Critic: its pools' adjoint is uniform, the box pools' periodic; same sides and parameters; the penalty gradient on wasm", async () => {
-  await initBackend('wasm');
-  assert.throws(() => new Critic({ size: 8, pool: 'max' as 'box' }), UsageError);
-  assert.equal(new Critic({ size: 8, nFeats: 4 }).spec.pool, undefined, "'box' is left out of the spec");
-  // The adjoint of each downsampling: how much a constant gradient at the pooled side reaches each pixel. The box
-  // pool's windows overlap at odd pixels (1, 2 or 4 of them, each 1/9): a period-2 pattern, at every pool.
-  const reach = (pool: 'box' | 'binomial') =>
-    tf.tidy(() => Array.from(tf.grad((t: tf.Tensor) => tf.sum(criticDownsample(pool)(t as tf.Tensor4D)))(tf.zeros([1, 9, 9, 1])).dataSync()));
-  const interior = (v: number[], y: number, x: number) => v[y * 9 + x]!;
-  const box = reach('box');
-  const binomial = reach('binomial');
-  for (const [y, x, want] of [[2, 2, 1 / 9], [2, 3, 2 / 9], [3, 3, 4 / 9]] as const) assert.ok(Math.abs(interior(box, y, x) - want) < 1e-6);
-  for (let y = 1; y < 8; y++) {
-    for (let x = 1; x < 8; x++) assert.ok(Math.abs(interior(binomial, y, x) - 1 / 4) < 1e-6, `binomial reach at (${y}, ${x}): ${interior(binomial, y, x)}`);
-  }
-  const sides = (pool: 'box' | 'binomial', n: number) => tf.tidy(() => criticDownsample(pool)(tf.zeros([1, n, n, 1])).shape[1]);
-  for (const n of [4, 5, 16, 33]) assert.equal(sides('binomial', n), sides('box', n), `output side for ${n}`);
-  assert.equal(new Critic({ size: 16, nFeats: 4, pool: 'binomial' }).parameterCount(), new Critic({ size: 16, nFeats: 4 }).parameterCount());
-  const { buildModule, archParamCount } = await import('../../src/nn/registry.js');
-  const spec = { kind: 'critic', size: 16, nFeats: 4, maxFeats: 8, pool: 'binomial' } as const;
-  const m = buildModule(spec, { seed: 16 });
-  assert.equal(archParamCount(spec), m.parameterCount());
-  const x = tf.randomUniform([2, 16, 16, 3], -1, 1, 'float32', 17);
-  const penalty = () => tf.tidy(() => tf.mean(tf.square(tf.grad((t: tf.Tensor) => tf.sum(m.apply(t)))(x))) as tf.Scalar);
-  const { grads, value } = tf.variableGrads(penalty, m.trainableVariables());
-  const total = tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.abs(g)))).dataSync()[0]!);
-  assert.ok(Number.isFinite(total) && total > 0, `penalty gradient ${total}`);
-  tf.dispose([x, value, ...Object.values(grads)]);
-  m.dispose();
 });
