@@ -120,7 +120,7 @@ test('resizeConvFilter: a pixel shuffle with tied sub-pixel filters is nearest-n
     const tied = (w: tf.Tensor4D) => pixelShuffle(tf.conv2d(x, resizeConvFilter(w, s), 1, 'same'), s);
     const gap = tf.tidy(() => tf.max(tf.abs(tf.sub(direct(w), tied(w)))).dataSync()[0]!);
     assert.ok(gap < 1e-5, `s = ${s}: values differ by ${gap}`);
-    const grad = (f: (w: tf.Tensor4D) => tf.Tensor4D) => tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(f(v), probe)))(w);
+    const grad = (f: (w: tf.Tensor4D) => tf.Tensor4D) => tf.grad((v) => tf.sum(tf.mul(f(v as tf.Tensor4D), probe)))(w);
     const gradGap = tf.tidy(() => tf.max(tf.abs(tf.sub(grad(direct), grad(tied)))).dataSync()[0]!);
     assert.ok(gradGap < 1e-4, `s = ${s}: filter gradients differ by ${gradGap}`);
     tf.dispose([x, w, probe]);
