@@ -135,7 +135,8 @@ function edsr(g: Graph, x: string, w: Weights, spec: Module['spec']): string {
     const factors = scale === 3 ? [3] : Array.from({ length: Math.log2(scale) }, () => 2);
     factors.forEach((factor, i) => {
       if (spec.upsampling === 'resize') {
-        // ops.ts' nearestUpsample: factor² copies along channels, shuffled (bit-exact nearest-neighbour).
+        // The resize conv as defined (TF.js runs it as ops.ts' resizeConvFilter): nearest-neighbour upsampling,
+        // bit-exact as factor² copies along channels shuffled, then the conv at HR resolution.
         const copies = g.op('Concat', Array.from({ length: factor * factor }, () => h), { axis: 1 });
         h = conv(g, g.op('DepthToSpace', [copies], { blocksize: factor, mode: 'DCR' }), w, `up.${i}`);
       } else {

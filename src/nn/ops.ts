@@ -31,8 +31,19 @@ export function resizeConvFilter(w: tf.Tensor4D, s: number): tf.Tensor4D {
   const [kh, kw, cin, cout] = w.shape;
   if (kh !== 3 || kw !== 3 || !(s === 2 || s === 3)) throw new Error(`resizeConvFilter: needs a 3x3 filter and s = 2 or 3, got ${kh}x${kw}, s = ${s}`);
   return tf.tidy(() => {
-    // Rows (sub-pixel k = i·s + j, LR tap): which of w's taps each sums.
-    const taps = new Float32Array(s * s * 9 * 9);
+    const sums = tf.matMul(tf.tensor2d(resizeConvTaps(s), [s * s * 9, 9]), tf.reshape(w, [9, cin * cout]));
+    // [k, tap·cin, cout] -> [tap·cin, k, cout]: out channel k·cout + c is sub-pixel k's channel c (pixelShuffle's order).
+    return tf.reshape(tf.transpose(tf.reshape(sums, [s * s, 9 * cin, cout]), [1, 0, 2]), [3, 3, cin, s * s * cout]);
+  });
+}
+
+const tapsByFactor = new Map<number, Float32Array>();
+
+/** Rows (sub-pixel k = i·s + j, LR tap), columns w's taps: which of w's taps each LR tap of each sub-pixel sums. Built once per s. */
+function resizeConvTaps(s: number): Float32Array {
+  let taps = tapsByFactor.get(s);
+  if (!taps) {
+    taps = new Float32Array(s * s * 9 * 9);
     for (let i = 0; i < s; i++) {
       for (let j = 0; j < s; j++) {
         for (let dy = -1; dy <= 1; dy++) {
@@ -43,10 +54,9 @@ export function resizeConvFilter(w: tf.Tensor4D, s: number): tf.Tensor4D {
         }
       }
     }
-    const sums = tf.matMul(tf.tensor2d(taps, [s * s * 9, 9]), tf.reshape(w, [9, cin * cout]));
-    // [k, tap·cin, cout] -> [tap·cin, k, cout]: out channel k·cout + c is sub-pixel k's channel c (pixelShuffle's order).
-    return tf.reshape(tf.transpose(tf.reshape(sums, [s * s, 9 * cin, cout]), [1, 0, 2]), [3, 3, cin, s * s * cout]);
-  });
+    tapsByFactor.set(s, taps);
+  }
+  return taps;
 }
 
 /** 'same'-padded stride-1 conv with bias and an optional fused ReLU (the fast path on wasm). */
