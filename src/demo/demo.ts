@@ -58,6 +58,7 @@ export function demoConfig(seed = 1, minutes = 3): TrainConfig {
     solver: 'ots',
     lambda: 0,
     costWeight: DEFAULT_TRAIN_CONFIG.costWeight,
+    costResolution: DEFAULT_TRAIN_CONFIG.costResolution,
     // As otsr train's defaults: pretraining only (the OT stage after it makes the map worse: bench/RESULTS.md).
     steps,
     crop,

@@ -78,6 +78,33 @@ export class L1Cost implements TransportCost {
   }
 }
 
+/**
+ * A distance measured at a coarser resolution: c(x, y) = d(pool(x), pool(y)), with pool the average over
+ * `factor` x `factor` blocks (images [B,H,W,C] whose sides are multiples of `factor`). For super-resolution at
+ * factor s this is the cost "at LR resolution": it holds T(x) to its reference only in what an s-times smaller
+ * photo can show (content, colour, edges), and leaves the detail finer than that, which the LR photo cannot
+ * tell, to the potential (as frequency-separated unpaired SR holds the low band and lets a critic judge the high
+ * one). Any change with zero block means costs nothing.
+ */
+export class PooledCost implements TransportCost {
+  readonly name: string;
+  constructor(
+    private readonly distance: TransportCost,
+    readonly factor: number,
+  ) {
+    if (!Number.isInteger(factor) || factor < 1) throw new Error(`pooled cost: factor must be a positive integer, got ${factor}`);
+    this.name = `${distance.name}@1/${factor}`;
+  }
+  cost(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
+    checkSameShape(x, y, this.name);
+    if (x.rank !== 4 || x.shape[1]! % this.factor !== 0 || x.shape[2]! % this.factor !== 0) {
+      throw new Error(`${this.name} cost: images [B,H,W,C] with sides that are multiples of ${this.factor} expected, got ${JSON.stringify(x.shape)}`);
+    }
+    const f = this.factor;
+    return tf.tidy(() => this.distance.cost(tf.avgPool(x as tf.Tensor4D, f, f, 'valid'), tf.avgPool(y as tf.Tensor4D, f, f, 'valid')));
+  }
+}
+
 /** The named pointwise costs. */
 export type CostName = 'quadratic' | 'l1';
 

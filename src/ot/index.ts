@@ -7,6 +7,7 @@ export {
   QuadraticCost,
   type Reduction,
   type Reference,
+  PooledCost,
   ReferenceCost,
   type ReferenceCostOptions,
   type TransportCost,

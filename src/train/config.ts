@@ -3,6 +3,10 @@ import { parseDegradation } from '../data/degradation.js';
 import type { ArchSpec } from '../nn/module.js';
 import type { PretrainSchedule } from '../ot/objectives.js';
 
+/** Where the transport cost compares the map's output with its reference (see TrainConfig.costResolution). */
+export type CostResolution = 'hr' | 'lr';
+export const COST_RESOLUTIONS: readonly CostResolution[] = ['hr', 'lr'];
+
 /** Everything that defines a training run; saved as runs/NAME/config.json and checked on --resume. */
 export interface TrainConfig {
   /** LR (source, P) folders. */
@@ -15,6 +19,12 @@ export interface TrainConfig {
   lambda: number;
   /** OTS only: weight of the transport cost (same OT map for any weight; larger = steadier start). Absent in runs saved before it existed: 1. */
   costWeight?: number;
+  /**
+   * Where the transport cost compares T(x) with its reference: `hr`, every pixel; `lr`, averages over scale x scale
+   * blocks, so that only what the LR photo shows is held and the finer detail is the potential's. Absent in runs
+   * saved before it existed: hr.
+   */
+  costResolution?: CostResolution;
   /** Outer iterations: OTS = kMap map steps + 1 potential step; GAN = nCritic critic steps + 1 map step. */
   steps: number;
   /** HR crop side (the LR crop is crop / scale). */
@@ -103,6 +113,7 @@ export const DEFAULT_TRAIN_CONFIG = {
   // On images a weight of 1 lets a young potential pull the map far from bicubic within a few steps; 100
   // keeps it close while the potential learns (bench/RESULTS.md, tuning pilots). Same OT map either way.
   costWeight: 100,
+  costResolution: 'hr' as CostResolution,
   // = pretrainSteps, pretraining only (and the CLI's --steps follows a given --pretrain-steps): every OT stage
   // measured after it made the map worse on val, more so the longer it ran (227 steps: -0.06 dB, -0.020 SSIM;
   // 400: -0.60 dB, -0.146 SSIM, below bicubic: bench/RESULTS.md, "The OT stage after pretraining, run longer").
@@ -155,6 +166,9 @@ export function validateConfig(c: TrainConfig): void {
   if (c.crop % c.scale !== 0) throw new UsageError(`--crop ${c.crop} must be a multiple of --scale ${c.scale}`);
   if (c.crop / c.scale < 4) throw new UsageError(`--crop ${c.crop} is too small for scale ${c.scale} (LR crops under 4 pixels)`);
   if (c.costWeight !== undefined && !(c.costWeight > 0)) throw new UsageError(`--cost-weight must be > 0, got ${c.costWeight}`);
+  if (c.costResolution !== undefined && !COST_RESOLUTIONS.includes(c.costResolution)) {
+    throw new UsageError(`--cost-resolution must be ${COST_RESOLUTIONS.join(' or ')}, got ${String(c.costResolution)}`);
+  }
   if (c.potentialLearningRate !== undefined && !(c.potentialLearningRate > 0)) throw new UsageError(`--potential-learning-rate must be > 0, got ${c.potentialLearningRate}`);
   if (c.potentialPenalty !== undefined && !(c.potentialPenalty >= 0)) throw new UsageError(`--potential-penalty must be >= 0, got ${c.potentialPenalty}`);
   if (c.emaDecay !== undefined && !(c.emaDecay >= 0 && c.emaDecay < 1)) throw new UsageError(`--ema-decay must be in [0, 1), got ${c.emaDecay}`);
@@ -180,12 +194,13 @@ export function validateConfig(c: TrainConfig): void {
 /** The settings that must not change when a run is resumed (the rest, e.g. --steps, may). */
 export function resumeMismatch(saved: TrainConfig, now: TrainConfig): string | undefined {
   const fixed: (keyof TrainConfig)[] = [
-    'scale', 'solver', 'lambda', 'costWeight', 'crop', 'batch', 'map', 'potential', 'kMap', 'potentialPenalty', 'nCritic', 'emaDecay', 'seed', 'refreshEvery', 'learningRate', 'potentialLearningRate',
+    'scale', 'solver', 'lambda', 'costWeight', 'costResolution', 'crop', 'batch', 'map', 'potential', 'kMap', 'potentialPenalty', 'nCritic', 'emaDecay', 'seed', 'refreshEvery', 'learningRate', 'potentialLearningRate',
     'pretrainSteps', 'pretrainLearningRate', 'pretrainSchedule', 'degradation', 'init',
   ];
   const withDefaults = (c: TrainConfig): TrainConfig => ({
     ...c,
     costWeight: c.costWeight ?? 1,
+    costResolution: c.costResolution ?? 'hr',
     potentialPenalty: c.potentialPenalty ?? 0,
     emaDecay: c.emaDecay ?? 0,
     potentialLearningRate: c.potentialLearningRate ?? c.learningRate,

@@ -9,12 +9,12 @@ import type { PairSampler } from '../data/synthetic-pairs.js';
 import { upsampleBicubic } from '../image/resize-tensor.js';
 import type { ArchSpec, Module } from '../nn/module.js';
 import { buildModule } from '../nn/registry.js';
-import { ReferenceCost } from '../ot/cost.js';
+import { PooledCost, QuadraticCost, ReferenceCost } from '../ot/cost.js';
 import { NEURAL_OT_BETAS, NeuralOT } from '../ot/neural-ot.js';
 import type { PretrainSchedule } from '../ot/objectives.js';
 import { GAN_BETAS, GAN_GP_WEIGHT, RegularizedGAN } from '../ot/regularized-gan.js';
 import type { OtSolver } from '../ot/solver.js';
-import type { TrainConfig } from './config.js';
+import type { CostResolution, TrainConfig } from './config.js';
 
 /** The bicubic upsampler of the maps' skip connection and of the cost's initial reference. */
 const upsampler = (x: tf.Tensor4D, s: number) => upsampleBicubic(x, s);
@@ -35,6 +35,8 @@ export interface OtTaskOptions {
   betas: [number, number];
   /** Weight of the transport cost in the map's loss: OTS's cost weight, the GAN's λ. */
   costWeight: number;
+  /** Where the cost compares T(x) with U(x): every pixel, or scale x scale block averages. Absent: hr. */
+  costResolution?: CostResolution;
   /** GAN only: weight of the gradient penalty. */
   gpWeight: number;
   /** OTS only: γ of the potential's R1 penalty γ/2·E|∇f(y)|² (0: none, the paper's). */
@@ -53,15 +55,17 @@ export interface OtTaskOptions {
 /**
  * The transport cost of a run: c(x, T(x)) = ½·mean((U(x) − T(x))²) with U bicubic (or, with `startsFromMap`, the
  * map's starting weights, set through setState), replaced by a frozen copy of the map after pretraining (so the
- * cost measures from the pretrained map) and every `refreshEvery` steps.
+ * cost measures from the pretrained map) and every `refreshEvery` steps. With `costResolution: 'lr'` both sides
+ * are first averaged over scale x scale blocks.
  */
-export function runCost(o: Pick<OtTaskOptions, 'map' | 'scale' | 'refreshEvery' | 'pretrainSteps' | 'startsFromMap'>): ReferenceCost {
+export function runCost(o: Pick<OtTaskOptions, 'map' | 'scale' | 'refreshEvery' | 'pretrainSteps' | 'startsFromMap' | 'costResolution'>): ReferenceCost {
   const refresh = {
     ...(o.refreshEvery > 0 ? { every: o.refreshEvery } : {}),
     ...(o.pretrainSteps > 0 ? { at: o.pretrainSteps } : {}),
   };
   const frozen = Object.keys(refresh).length > 0 || o.startsFromMap === true;
   return new ReferenceCost({
+    distance: o.costResolution === 'lr' ? new PooledCost(new QuadraticCost(), o.scale) : 'quadratic',
     reference: (x) => upsampleBicubic(x as tf.Tensor4D, o.scale),
     ...(frozen ? { refresh: { ...refresh, frozen: buildModule(o.map, { upsampler }) } } : {}),
   });
@@ -137,6 +141,7 @@ export function otTaskOptions(config: TrainConfig): OtTaskOptions {
     potentialLr: config.potentialLearningRate ?? config.learningRate,
     betas: ots ? [...NEURAL_OT_BETAS] : [...GAN_BETAS],
     costWeight: ots ? (config.costWeight ?? 1) : config.lambda,
+    costResolution: config.costResolution ?? 'hr',
     gpWeight: GAN_GP_WEIGHT,
     potentialPenalty: ots ? (config.potentialPenalty ?? 0) : 0,
     pretrainSteps: config.pretrainSteps ?? 0,

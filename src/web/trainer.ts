@@ -136,6 +136,7 @@ export class WebTrainer {
       potentialLr: learningRate,
       betas: [...NEURAL_OT_BETAS],
       costWeight,
+      costResolution: DEFAULT_TRAIN_CONFIG.costResolution,
       gpWeight: GAN_GP_WEIGHT,
       potentialPenalty: DEFAULT_TRAIN_CONFIG.potentialPenalty,
       pretrainSteps,

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/engine/backend.js';
 import { Mlp } from '../../src/nn/mlp.js';
-import { L1Cost, QuadraticCost, ReferenceCost, makeCost } from '../../src/ot/cost.js';
+import { L1Cost, PooledCost, QuadraticCost, ReferenceCost, makeCost } from '../../src/ot/cost.js';
 
 function close(a: ArrayLike<number>, b: number[], tol = 1e-6): void {
   assert.equal(a.length, b.length);
@@ -77,4 +77,35 @@ test('a reference cost without refresh rejects a refreshed state', async () => {
   assert.equal(cost.name, 'l1(ref)');
   assert.throws(() => cost.setState({ refreshedAt: 5, weights: {} }), /never refreshes/);
   assert.throws(() => new ReferenceCost({ reference: (t) => t.clone(), refresh: { every: 0, frozen: new Mlp({ inDim: 1, hidden: [], outDim: 1 }) } }), /positive integer/);
+});
+
+test('a pooled cost compares block means: detail with zero block means is free, a shift in a block costs as at full resolution', async () => {
+  await initBackend('cpu');
+  const c = new PooledCost(new QuadraticCost(), 2);
+  assert.equal(c.name, 'quadratic@1/2');
+  const base = tf.randomUniform([2, 4, 6, 3], 0, 1, 'float32', 3);
+  // A period-2 checkerboard (+-0.3) has zero mean in every 2x2 block: invisible to the pooled cost.
+  const checker = tf.tensor4d(Array.from({ length: 4 * 6 }, (_, i) => ((Math.floor(i / 6) + (i % 6)) % 2 === 0 ? 0.3 : -0.3)), [1, 4, 6, 1]);
+  const detailed = tf.add(base, checker);
+  close(await c.cost(base, detailed).data(), [0, 0]);
+  assert.ok((await new QuadraticCost().cost(base, detailed).data())[0]! > 0.04, 'the full-resolution cost sees it');
+  // A constant offset in one 2x2 block of one channel: the block mean moves by the same offset.
+  const bump = tf.tensor4d(Array.from({ length: 2 * 4 * 6 * 3 }, (_, i) => {
+    const [b, y, x, ch] = [Math.floor(i / 72), Math.floor(i / 18) % 4, Math.floor(i / 3) % 6, i % 3];
+    return b === 1 && y < 2 && x >= 2 && x < 4 && ch === 0 ? 0.6 : 0;
+  }), [2, 4, 6, 3]);
+  // Pooled: one of the 2·3·3 = 18 block-mean elements of sample 1 moves by 0.6: ½·0.36/18.
+  close(await c.cost(base, tf.add(base, bump)).data(), [0, 0.5 * 0.36 / 18]);
+  // Its gradient spreads each block's difference evenly over the block's pixels.
+  const g = tf.grad((y: tf.Tensor) => tf.sum(c.cost(base, y)))(tf.add(base, bump));
+  const gv = await g.data();
+  const expected = 0.6 / 18 / 4; // d/dy of ½·mean(pool diff²) = diff / (18 elements) / (4 pixels per block)
+  for (let i = 0; i < gv.length; i++) {
+    const [b, y, x, ch] = [Math.floor(i / 72), Math.floor(i / 18) % 4, Math.floor(i / 3) % 6, i % 3];
+    const want = b === 1 && y < 2 && x >= 2 && x < 4 && ch === 0 ? expected : 0;
+    assert.ok(Math.abs(gv[i]! - want) < 1e-6, `grad[${i}] ${gv[i]} vs ${want}`);
+  }
+  assert.throws(() => c.cost(tf.zeros([1, 3, 4, 1]), tf.zeros([1, 3, 4, 1])), /multiples of 2/);
+  assert.throws(() => new PooledCost(new QuadraticCost(), 0), /positive integer/);
+  tf.dispose([base, checker, detailed, bump, g]);
 });

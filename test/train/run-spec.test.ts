@@ -8,7 +8,7 @@ import { buildModule } from '../../src/nn/registry.js';
 import { NeuralOT } from '../../src/ot/neural-ot.js';
 import { RegularizedGAN } from '../../src/ot/regularized-gan.js';
 import { MAP_PRESETS, POTENTIAL_PRESETS } from '../../src/train/config.js';
-import { type OtTaskOptions, buildMap, buildNetworks, buildSolver } from '../../src/train/run-spec.js';
+import { type OtTaskOptions, buildMap, buildNetworks, buildSolver, runCost } from '../../src/train/run-spec.js';
 import { ImageNoiseSampler, flatParams } from '../helpers/ot.js';
 
 // The one place where a run's networks, cost and solver are built (train in one thread, the workers, the web
@@ -67,6 +67,23 @@ test('buildNetworks seeds the map with mapSeed and the potential with mapSeed + 
   for (const m of [nets.map, nets.potential, map, potential, given.potential]) m.dispose();
   nets.cost.dispose();
   given.cost.dispose();
+});
+
+test('costResolution lr makes the run\'s cost compare scale x scale block means; hr (or absent) every pixel', async () => {
+  const x = tf.randomUniform([1, 4, 4, 3], 0, 1, 'float32', 1);
+  const up = upsampleBicubic(x as tf.Tensor4D, 2);
+  // Detail with zero 2x2 block means added to U(x) = bicubic(x): free at LR resolution, not at HR.
+  const checker = tf.tensor4d(Array.from({ length: 64 }, (_, i) => ((Math.floor(i / 8) + (i % 8)) % 2 === 0 ? 0.2 : -0.2)), [1, 8, 8, 1]);
+  const y = tf.add(up, checker);
+  const [hr, absent, lr] = [runCost(task({ costResolution: 'hr' })), runCost(task()), runCost(task({ costResolution: 'lr' }))];
+  assert.equal(lr.name, 'quadratic@1/2(ref)');
+  assert.equal(absent.name, 'quadratic(ref)');
+  const [a, b, c] = await Promise.all([hr, absent, lr].map((cost) => cost.cost(x, y).data()));
+  assert.ok(Math.abs(a[0]! - 0.5 * 0.04) < 1e-5, `hr: ${a[0]}`);
+  assert.equal(b[0], a[0]);
+  assert.ok(Math.abs(c[0]!) < 1e-9, `lr: ${c[0]}`);
+  tf.dispose([x, up, checker, y]);
+  for (const cost of [hr, absent, lr]) cost.dispose();
 });
 
 test('buildSolver gives OTS its k and cost weight, the GAN its critic steps, lambda and penalty weight', () => {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { initBackend, parseBackendName } from '../../engine/backend.js';
 import { DEFAULT_MAX_PIXELS } from '../../image/io.js';
-import { DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch, validateConfig } from '../../train/config.js';
+import { COST_RESOLUTIONS, DEFAULT_TRAIN_CONFIG as D, MAP_PRESETS, POTENTIAL_PRESETS, type TrainConfig, resolveArch, validateConfig } from '../../train/config.js';
 import { readModelArch } from '../../nn/serialize-node.js';
 import { writeRunReport } from '../../train/report.js';
 import { defaultTrainWorkers, train } from '../../train/train.js';
@@ -21,6 +21,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--solver <name>', 'ots: neural OT (unbiased); gan: regularized WGAN-GP baseline').choices(['ots', 'gan']).default(D.solver))
     .option('--lambda <l>', 'GAN only: weight of the content cost (0 = plain GAN)', floatOption('--lambda', 0), D.lambda)
     .option('--cost-weight <w>', 'OTS only: weight of the transport cost (the OT map is the same for any weight; a larger one keeps the map near bicubic while the potential is weak)', floatOption('--cost-weight', 0), D.costWeight)
+    .addOption(new Option('--cost-resolution <where>', 'where the transport cost compares the map\'s output with its reference: hr, every pixel; lr, averages over scale x scale blocks (only what the LR photo shows is held; finer detail is left to the potential)').choices([...COST_RESOLUTIONS]).default(D.costResolution))
     .option('--steps <n>', 'outer iterations, pretraining steps included; those beyond --pretrain-steps run the solver from the pretrained map (OTS: k map steps + 1 potential step). Default: --pretrain-steps (no OT stage: every one measured made the map worse at CPU budgets, bench/RESULTS.md), or this count without pretraining', intOption('--steps', 1), D.steps)
     .option('--crop <c>', 'HR crop side in pixels (LR crops are c / scale)', intOption('--crop', 8), D.crop)
     .option('--batch <b>', 'images per batch', intOption('--batch', 1), D.batch)
@@ -63,6 +64,7 @@ export function trainCommand(): Command {
         solver: o.solver,
         lambda: o.lambda,
         costWeight: o.costWeight,
+        costResolution: o.costResolution,
         steps,
         crop: o.crop,
         batch: o.batch,
